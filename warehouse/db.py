@@ -1,0 +1,168 @@
+"""Opening a warehouse, syncing the taxonomy, and recording stage runs.
+
+Every stage takes an open connection (``duckdb.DuckDBPyConnection``) from :func:`connect`
+and writes through it; stages never share state any other way.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Iterator
+
+import duckdb
+
+from .config import Category, Config
+from .errors import UserError
+from .schema import SCHEMA_VERSION, current_version, migrate
+
+
+class WarehouseError(UserError):
+    pass
+
+
+def connect(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open (creating if needed) a warehouse file and bring its schema up to date.
+
+    ``read_only=True`` opens an existing file without upgrading it: nothing written
+    through that connection can reach the file.
+    """
+    path = Path(path)
+    if read_only:
+        if not path.exists():
+            raise WarehouseError(f"no warehouse at {path}: run `admedtagger init` or `ingest` first")
+        con = _open(path, read_only=True)
+        version = current_version(con)
+        if version != SCHEMA_VERSION:
+            con.close()
+            raise WarehouseError(
+                f"{path} has schema version {version}, this admedtagger uses {SCHEMA_VERSION}: "
+                "run any writing command (e.g. `admedtagger status --upgrade`) to upgrade it"
+            )
+        return con
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = _open(path, read_only=False)
+    migrate(con)
+    return con
+
+
+def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    try:
+        return duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:
+        message = str(exc).splitlines()[0]
+        raise WarehouseError(f"cannot open {path}: {message}") from exc
+
+
+def sync_categories(con: duckdb.DuckDBPyConnection, config: Config) -> None:
+    """Write the config's taxonomy into ``categories`` and its settings into ``settings``.
+
+    Label ids follow the order in the config. Renaming or adding categories at the end is
+    safe; reordering or removing them once votes exist would change what stored label ids
+    mean, so that is refused.
+    """
+    wanted = [
+        (i, c.name, c.description(config.language), c.name_pl, c.name_en, c.description_pl, c.description_en)
+        for i, c in enumerate(config.categories)
+    ]
+    stored = con.execute("SELECT label, name FROM categories ORDER BY label").fetchall()
+    has_labels = con.execute("SELECT (SELECT count(*) FROM votes) + (SELECT count(*) FROM gold_imports)").fetchall()[0][0]
+    if has_labels and stored:
+        for label, name in stored:
+            if label >= len(wanted) or wanted[label][1].lower() != name.lower():
+                raise WarehouseError(
+                    f"the taxonomy in {config.path or 'the defaults'} changes category {label} "
+                    f"({name!r}) of a warehouse that already holds labels: keep the existing "
+                    "categories in order and add new ones at the end"
+                )
+    con.execute("BEGIN TRANSACTION")
+    con.execute("DELETE FROM categories")
+    con.executemany("INSERT INTO categories VALUES (?, ?, ?, ?, ?, ?, ?)", wanted)
+    con.execute("DELETE FROM settings WHERE key IN ('dev_ratio', 'language')")
+    con.executemany(
+        "INSERT INTO settings VALUES (?, ?)",
+        [("dev_ratio", str(config.dev_ratio)), ("language", config.language)],
+    )
+    con.execute("COMMIT")
+
+
+def categories(con: duckdb.DuckDBPyConnection) -> list[Category]:
+    """The taxonomy stored in the warehouse, in label-id order."""
+    rows = con.execute(
+        "SELECT name, name_pl, name_en, description_pl, description_en FROM categories ORDER BY label"
+    ).fetchall()
+    return [Category(*row) for row in rows]
+
+
+def label_lookup(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Lower-cased category names (canonical, Polish, English) and ids -> label id."""
+    lookup: dict[str, int] = {}
+    for label, *names in con.execute("SELECT label, name, name_pl, name_en FROM categories").fetchall():
+        lookup[str(label)] = label
+        for name in names:
+            if name:
+                lookup[name.lower()] = label
+    return lookup
+
+
+def package_versions(*names: str) -> dict[str, str]:
+    versions = {}
+    for name in ("admedtagger", "duckdb", *names):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return versions
+
+
+@dataclass
+class Run:
+    """A stage run in progress; fill ``metrics`` while working."""
+
+    run_id: str
+    stage: str
+    params: dict
+    metrics: dict = field(default_factory=dict)
+
+
+@contextmanager
+def record_run(
+    con: duckdb.DuckDBPyConnection, stage: str, params: dict | None = None, packages: tuple[str, ...] = ()
+) -> Iterator[Run]:
+    """Record a stage run in ``runs``: 'running' at once (committed), then ok/failed/interrupted.
+
+    The row is written before any work so that a killed process leaves a trace; its
+    status stays 'running', which ``status`` reports as such.
+    """
+    run = Run(run_id=f"{stage}-{datetime.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}", stage=stage, params=params or {})
+    con.execute(
+        "INSERT INTO runs (run_id, stage, started_at, status, params, versions) VALUES (?, ?, ?, 'running', ?, ?)",
+        [run.run_id, stage, datetime.now(), json.dumps(run.params, default=str), json.dumps(package_versions(*packages))],
+    )
+    status = "failed"
+    try:
+        yield run
+        status = "ok"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    finally:
+        if status != "ok":
+            _rollback_open_transaction(con)
+        con.execute(
+            "UPDATE runs SET ended_at = ?, status = ?, metrics = ? WHERE run_id = ?",
+            [datetime.now(), status, json.dumps(run.metrics, default=str), run.run_id],
+        )
+
+
+def _rollback_open_transaction(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop a half-done batch so the run's status can still be written."""
+    try:
+        con.execute("ROLLBACK")
+    except duckdb.TransactionException:
+        pass  # no transaction was open
