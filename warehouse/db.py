@@ -53,10 +53,12 @@ def connect(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnect
 
 def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
     try:
-        return duckdb.connect(str(path), read_only=read_only)
+        con = duckdb.connect(str(path), read_only=read_only)
     except duckdb.IOException as exc:
         message = str(exc).splitlines()[0]
         raise WarehouseError(f"cannot open {path}: {message}") from exc
+    con.execute("SET enable_progress_bar = false")  # DuckDB's own bar would draw over ours
+    return con
 
 
 def sync_categories(con: duckdb.DuckDBPyConnection, config: Config) -> None:

@@ -37,7 +37,6 @@ from .errors import UserError
 
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "tsv", ".parquet": "parquet"}
 RAW_EXCERPT_CHARS = 200
-_SURROGATE = re.compile("[\udc80-\udcff]")
 _REASON_KIND = re.compile(r"[^:('\"0-9]*")  # "malformed JSON: ..." -> "malformed JSON"
   # what undecodable bytes become under surrogateescape
 
@@ -241,6 +240,25 @@ def ingest(
         resolved.append((path, detect_format(path)))
     labels = label_lookup(con) if label_col else {}
     stats = IngestStats()
+    # Committed batches collect in the write-ahead log and are folded into the file every
+    # 256 MB: checkpointing after every batch (the 16 MB default) made ingest 2-4x slower.
+    # A crash loses nothing committed: DuckDB replays the log on the next open.
+    threshold = con.execute("SELECT current_setting('checkpoint_threshold')").fetchall()[0][0]
+    con.execute("SET checkpoint_threshold = '256MB'")
+    try:
+        _ingest_files(con, resolved, stats, text_col, id_col, label_col, labels, max_text_chars,
+                      batch_size, run_id, on_progress)
+    finally:
+        con.execute(f"SET checkpoint_threshold = '{threshold}'")
+    con.execute("CHECKPOINT")
+    stats.seconds = time.perf_counter() - started
+    return stats
+
+
+def _ingest_files(con: duckdb.DuckDBPyConnection, resolved: list[tuple[Path, str]], stats: IngestStats,
+                  text_col: str, id_col: str | None, label_col: str | None, labels: dict[str, int],
+                  max_text_chars: int, batch_size: int, run_id: str | None,
+                  on_progress: Callable[[int], None] | None) -> None:
     for path, fmt in resolved:
         stats.files += 1
         source = str(path)
@@ -263,8 +281,6 @@ def ingest(
         _write_batch(con, batch, source, run_id, stats)
         if on_progress:
             on_progress(stats.rows_read)
-    stats.seconds = time.perf_counter() - started
-    return stats
 
 
 def _add_row(batch: _Batch, row: _Row, source: str, fmt: str, text_col: str, id_col: str | None,
@@ -286,16 +302,17 @@ def _add_row(batch: _Batch, row: _Row, source: str, fmt: str, text_col: str, id_
     text = record[text_key]
     if not isinstance(text, str):
         text = "" if text is None else str(text)
-    if _SURROGATE.search(text):
-        reject("invalid UTF-8 in the text", _excerpt(_SURROGATE.sub("\ufffd", text)))
-        return
     if not text.strip():
         reject("empty text")
         return
     if len(text) > max_text_chars:
         reject(f"text longer than {max_text_chars} characters ({len(text)})", _excerpt(text))
         return
-    digest = text_hash(text)
+    try:
+        digest = text_hash(text)
+    except UnicodeEncodeError:  # lone surrogates: undecodable bytes under surrogateescape
+        reject("invalid UTF-8 in the text", _excerpt(text.encode("utf-8", "replace")))
+        return
     if id_key:
         if id_key not in record or record[id_key] in (None, ""):
             reject(f"missing id in column {id_key!r}", _excerpt(text))
@@ -348,8 +365,11 @@ def _write_batch(con: duckdb.DuckDBPyConnection, batch: _Batch, source: str, run
             con.register("incoming", table)
             clashes = con.execute(
                 """
-                SELECT i.doc_id, d.doc_id, d.text_hash = i.text_hash, d.doc_id = i.doc_id
-                FROM incoming i JOIN documents d ON d.doc_id = i.doc_id OR d.text_hash = i.text_hash
+                SELECT i.doc_id, d.doc_id, d.text_hash = i.text_hash, true
+                FROM incoming i JOIN documents d ON d.doc_id = i.doc_id
+                UNION ALL  -- two equi-joins: an OR condition would be a nested-loop join
+                SELECT i.doc_id, d.doc_id, true, false
+                FROM incoming i JOIN documents d ON d.text_hash = i.text_hash AND d.doc_id <> i.doc_id
                 """
             ).fetchall()
             position = {doc_id: i for i, doc_id in enumerate(batch.documents["doc_id"])}
