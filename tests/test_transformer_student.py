@@ -1,0 +1,92 @@
+"""The transformer student for real: all-MiniLM-L6-v2 from its PyPI package, on a demo slice.
+
+Weak labels are test data: the slice's gold labels as soft probability vectors (0.7 on the
+gold category), none for texts that fit no category.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from admedtagger.cli import app
+from admedtagger.students import registry
+from admedtagger.students.train import train
+from admedtagger.students.transformer import default_backbone
+from admedtagger.warehouse import connect, ingest, record_run
+
+pytestmark = pytest.mark.slow
+K = 5
+DEMO_CORPUS = Path(__file__).resolve().parents[1] / "warehouse" / "data" / "demo_pl.jsonl"
+
+
+@pytest.fixture
+def slice_con(project, tmp_path):
+    """A warehouse with every 5th demo text (128 texts, gold from their labels) and weak labels."""
+    lines = DEMO_CORPUS.read_text(encoding="utf-8").splitlines()[::5]
+    source = tmp_path / "slice.jsonl"
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    con = connect(project.db_path())
+    ingest(con, [source], id_col="id", label_col="label")
+    rows = []
+    for doc_id, gold in con.execute("SELECT doc_id, label FROM gold").fetchall():
+        if gold >= 0:
+            probs = [0.075] * K
+            probs[gold] = 0.7
+            rows.append((doc_id, gold, probs))
+    with record_run(con, "label-model", {}) as run:
+        con.executemany(
+            "INSERT INTO weak_labels (run_id, doc_id, label, probs, confidence, model) VALUES (?, ?, ?, ?, 0.7, 'test')",
+            [(run.run_id, *row) for row in rows])
+    yield con
+    con.close()
+
+
+def test_default_backbone_is_the_packaged_minilm():
+    folder = default_backbone()
+    assert (folder / "model.safetensors").stat().st_size > 80e6 and (folder / "tokenizer.json").exists()
+
+
+def test_minilm_student_trains_saves_and_reloads_with_plain_transformers(slice_con, project, tmp_path):
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    steps = []
+    result = train(slice_con, kind="transformer", models_dir=project.root / "models", root=project.root,
+                   soft=True, epochs=1, max_length=64, batch_size=16, threads=2,
+                   on_progress=lambda done, total, info: steps.append((done, total)))
+    assert steps[-1][0] == steps[-1][1] > 0
+    row = registry.latest_student(slice_con)
+    assert row["kind"] == "transformer" and row["base_model"] == "all-MiniLM-L6-v2"
+    assert 20e6 < row["n_params"] < 25e6 and row["size_bytes"] > 80e6
+    metrics = json.loads(row["metrics"])
+    assert metrics["train_counts"]["skipped_test_gold"] > 0 and len(metrics["epochs"]) == 1
+
+    folder = project.root / row["path"]
+    texts = [t for (t,) in slice_con.execute("SELECT text FROM documents ORDER BY doc_id LIMIT 12").fetchall()]
+    model = AutoModelForSequenceClassification.from_pretrained(folder)
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    assert [model.config.id2label[i] for i in range(K)] == ["Radiology", "Oncology", "Cardiology", "Hypertension", "Pathology"]
+    import torch
+
+    with torch.inference_mode():
+        plain = model(**tokenizer(texts, truncation=True, max_length=64, padding=True, return_tensors="pt")).logits
+    student = registry.load_folder(folder)
+    probs = student.predict_proba(texts, batch_size=5)  # other batches and padding: same answers
+    assert np.array_equal(probs.argmax(1), plain.argmax(1).numpy())
+    np.testing.assert_allclose(probs, torch.softmax(plain, -1).numpy(), atol=1e-4)
+
+    quantized = registry.load_folder(folder, quantize=True).predict_proba(texts)
+    assert np.abs(quantized - probs).max() < 0.2
+
+    source = tmp_path / "new.jsonl"
+    source.write_text("".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in texts[:3]), encoding="utf-8")
+    slice_con.close()
+    out = tmp_path / "labels.csv"
+    result = CliRunner().invoke(app, ["predict", str(source), "--quantize", "--out", str(out), "--store"],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "stored 3 predictions" in result.output and len(out.read_text().splitlines()) == 4
