@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
@@ -41,8 +42,10 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-console = Console()
-err_console = Console(stderr=True)
+# Piped output (logs, CI) gets wide tables instead of rich's 80-column default.
+_WIDTH = None if sys.stdout.isatty() else 160
+console = Console(width=_WIDTH)
+err_console = Console(stderr=True, width=_WIDTH)
 
 
 class OutputFormat(str, Enum):
@@ -813,6 +816,12 @@ def compare(
             con.close()
     console.print(rich_table(table, f"teacher vs students on {texts} texts, one machine (run {run_id}); "
                                     "ratios = teacher / student (faster_x = student / teacher)"))
+    rows = table.to_pylist()
+    for row in rows[1:]:
+        console.print(
+            f"{row['model']} vs teacher {rows[0]['model']}: {row['fewer_params_x']}x fewer parameters, "
+            f"{row['smaller_x']}x smaller on disk, {row['less_memory_x']}x less peak memory, "
+            f"{row['faster_x']}x faster", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -882,23 +891,36 @@ def report(
 @app.command()
 def demo(
     folder: Path = typer.Option(Path("demo"), help="Project folder for the demo (created if missing)."),
+    llm_sample: int = typer.Option(12, min=1, help="Documents the tiny offline LLM labels (all views)."),
 ) -> None:
-    """Run the pipeline on the bundled Polish demo corpus, then print the warehouse status."""
-    from admedtagger.pipeline import run_demo
+    """Run every stage on the bundled Polish demo corpus; leaves report.html in FOLDER."""
+    from admedtagger.pipeline import DemoSettings, run_demo
 
-    def show(stage) -> None:
-        console.print(f"[bold green]{stage.stage}[/bold green]  {stage.summary}")
+    def invoke(args: list[str]) -> int:
+        return app(args, standalone_mode=False) or 0
 
-    with user_errors():
-        db_path = run_demo(folder, show)
-        con = connect(db_path)
-        counts, cats = query.table_counts(con), query.category_table(con)
-        con.close()
-    console.print(rich_table(counts, "tables"))
-    console.print(rich_table(cats, "categories (gold = the demo's known labels)"))
-    console.print(f"warehouse: {db_path}\ntry:\n"
-                  f"  admedtagger --db {db_path} sql \"select label_name, count(*) from gold group by 1\"\n"
-                  f"  admedtagger --db {db_path} sql \"select doc_id, left(text, 80) from documents limit 5\"")
+    def announce(title: str, args: list[str]) -> None:
+        console.rule(f"[bold]{title}[/bold]")
+        console.print(f"$ admedtagger {' '.join(args)}", style="dim", highlight=False, soft_wrap=True)
+
+    started = time.perf_counter()
+    try:
+        timings = run_demo(folder, invoke, announce, DemoSettings(llm_sample=llm_sample))
+    except RuntimeError as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1)
+    console.rule("[bold]demo finished[/bold]")
+    console.print(rich_table(pa.table({"stage": [t[0] for t in timings],
+                                       "seconds": [round(t[1], 1) for t in timings]}), "time per stage"))
+    db = folder / "admedtagger.duckdb"
+    console.print(f"total {time.perf_counter() - started:.0f} s\nreport:    {folder / 'report.html'}\nwarehouse: {db}\n"
+                  "queries worth trying:", highlight=False)
+    for sql_text in (
+        "select gold_label_name, weak_label_name, count(*) from labelled_corpus group by all order by 3 desc",
+        "select lf, count(*) filter (where label >= 0) as votes, round(avg(confidence), 2) as conf from votes group by 1",
+        "select name, category, round(f1, 3) as f1 from evaluations where category = 'macro' order by f1 desc",
+    ):
+        console.print(f'  admedtagger --db {db} sql "{sql_text}"', highlight=False, soft_wrap=True)
 
 
 def main() -> None:

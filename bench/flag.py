@@ -67,7 +67,8 @@ def load_warehouse(con, texts: list[str], truth: np.ndarray, seed: int = 0) -> s
     con.register("_docs", pa.table({
         "doc_id": ids, "text": texts, "text_hash": [hashlib.md5(t.encode()).hexdigest() for t in texts],
     }))
-    con.execute("INSERT INTO documents (doc_id, text, text_hash, source) SELECT doc_id, text, text_hash, 'bench' FROM _docs")
+    con.execute("INSERT INTO documents (doc_id, text, text_hash, source) "
+                "SELECT doc_id, text, text_hash, 'bench' FROM _docs")
     flipped = rng.random(n) < 0.10
     weak = np.where(flipped, (truth + rng.integers(1, CLASSES, n)) % CLASSES, truth)
     confidence = rng.beta(8, 2, n)
@@ -75,14 +76,17 @@ def load_warehouse(con, texts: list[str], truth: np.ndarray, seed: int = 0) -> s
         rows = []
         for j in range(3):
             outcome = rng.random(n)
-            label = np.where(outcome < 0.8, truth, np.where(outcome < 0.85, (truth + rng.integers(1, CLASSES, n)) % CLASSES, -1))
-            rows.append(pa.table({"doc_id": ids, "lf": [f"lf{j}"] * n, "label": label, "confidence": 0.5 + rng.random(n) / 2}))
+            wrong = (truth + rng.integers(1, CLASSES, n)) % CLASSES
+            label = np.where(outcome < 0.8, truth, np.where(outcome < 0.85, wrong, -1))
+            confidence_lf = 0.5 + rng.random(n) / 2
+            rows.append(pa.table({"doc_id": ids, "lf": [f"lf{j}"] * n, "label": label, "confidence": confidence_lf}))
             con.execute("INSERT INTO lfs (lf, kind, version, spec) VALUES (?, 'python', 'v1', '{}')", [f"lf{j}"])
         con.register("_votes", pa.concat_tables(rows))
         con.execute("INSERT INTO votes SELECT doc_id, lf, 'v1', label, confidence, ? FROM _votes", [run.run_id])
     with record_run(con, "label-model", {"bench": True}) as run:
         con.register("_weak", pa.table({"doc_id": ids, "label": weak, "confidence": confidence}))
-        con.execute("INSERT INTO weak_labels SELECT ?, doc_id, label, NULL, confidence, 'bench' FROM _weak", [run.run_id])
+        con.execute("INSERT INTO weak_labels SELECT ?, doc_id, label, NULL, confidence, 'bench' FROM _weak",
+                    [run.run_id])
     for name in ("_docs", "_votes", "_weak"):
         con.unregister(name)
     return {ids[i] for i in np.flatnonzero(flipped)}
@@ -91,7 +95,9 @@ def load_warehouse(con, texts: list[str], truth: np.ndarray, seed: int = 0) -> s
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100_000, help="number of texts (the target is stated for 100,000)")
-    parser.add_argument("--features", default="auto", help="char, word or auto (default: auto = word above 20,000 texts)")
+    parser.add_argument("--features", default="auto", help="char, word or auto (default: auto = word above 10,000 texts)")
+    parser.add_argument("--char-sample", type=int, default=5_000,
+                        help="also time char n-gram features on this many texts, for the trade-off (0: skip)")
     args = parser.parse_args(argv)
 
     from admedtagger.cleaning import FlagSettings, flag
@@ -115,7 +121,8 @@ def main(argv: list[str] | None = None) -> dict:
         result = flag(con, FlagSettings(features=args.features))
         total = time.perf_counter() - started
         flagged = {r[0] for r in con.execute(
-            "SELECT doc_id FROM label_issues WHERE run_id = ? AND reason LIKE '%cleanlab%'", [result.run_id]).fetchall()}
+            "SELECT doc_id FROM label_issues WHERE run_id = ? AND reason LIKE '%cleanlab%'", [result.run_id]
+        ).fetchall()}
         con.close()
     m = result.metrics
     recall = len(flagged & flipped) / max(len(flipped), 1)
@@ -125,9 +132,36 @@ def main(argv: list[str] | None = None) -> dict:
     print("  where the time goes: " + ", ".join(f"{k} {v:.1f} s" for k, v in m["seconds"].items())
           + f", bookkeeping {total - sum(m['seconds'].values()):.1f} s")
     print(f"  flags per reason: {m['flags_per_reason']}")
-    print(f"  cleanlab flags vs the {len(flipped):,} flipped weak labels: recall {recall:.3f}, precision {precision:.3f}; "
-          f"estimated wrong share {m['estimated_wrong_share']:.3f} (true 0.100); cv accuracy {m['cv_accuracy']:.3f}")
-    return {"seconds": total, "texts_per_s": args.n / total, "recall": recall, "precision": precision, **m["seconds"]}
+    print(f"  cleanlab flags vs the {len(flipped):,} flipped weak labels: recall {recall:.3f}, "
+          f"precision {precision:.3f}; estimated wrong share {m['estimated_wrong_share']:.3f} (true 0.100); "
+          f"cv accuracy {m['cv_accuracy']:.3f}")
+    figures = {"seconds": total, "texts_per_s": args.n / total, "recall": recall, "precision": precision}
+    if args.char_sample:
+        figures["char_texts_per_s"] = char_baseline(args.char_sample, args.n / total)
+    return figures
+
+
+def char_baseline(n: int, word_rate: float) -> float:
+    """The same run with char n-gram features on ``n`` texts: why large corpora get word features."""
+    from admedtagger.cleaning import FlagSettings, flag
+    from admedtagger.warehouse import connect, load_config, render_config, sync_categories
+
+    texts, truth = make_corpus(n, seed=1)
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "admedtagger.toml").write_text(render_config("pl"), encoding="utf-8")
+        config = load_config(Path(tmp) / "admedtagger.toml")
+        con = connect(config.db_path())
+        sync_categories(con, config)
+        load_warehouse(con, texts, truth)
+        started = time.perf_counter()
+        result = flag(con, FlagSettings(features="char"))
+        seconds = time.perf_counter() - started
+        con.close()
+    rate = n / seconds
+    print(f"char n-gram features on {n:,} texts: {seconds:.1f} s = {rate:,.0f} texts/s, {word_rate / rate:.1f}x slower "
+          f"than word features (100,000 projected: {100_000 / rate:.0f} s); where the time goes: "
+          + ", ".join(f"{k} {v:.1f} s" for k, v in result.metrics["seconds"].items()))
+    return rate
 
 
 if __name__ == "__main__":

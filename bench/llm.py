@@ -12,10 +12,10 @@ The same demo texts through the same prompt views, four ways:
 * **cache-hit rerun**: fresh LFs on a warehouse whose ``llm_cache`` already holds every
   answer (what a rerun with unchanged views costs).
 
-Rates are texts/s per view (one text through one view = one prompt). The model load is
+Rates are texts/s per LF (one text through one LF = one prompt). The model load is
 not timed. Target: batched scoring >= 5x naive generation.
 
-    python -m bench.llm --n 32 --threads 2
+    python -m bench.llm --n 16
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from admedtagger.labeling.llm.labels import parse_choice
 from admedtagger.warehouse import Config, connect, sync_categories
 
 DEMO = Path(__file__).resolve().parents[1] / "warehouse" / "data" / "demo_pl.jsonl"
-VIEWS = ["direct_pl", "persona_pl"]
+VIEWS = ["direct_pl", "definitions_en", "persona_pl", "yesno_pl"]  # the pack's views but few-shot (needs gold)
 
 
 def demo_texts(n: int) -> list[str]:
@@ -52,7 +52,7 @@ def batched(lfs, texts) -> list:
 
 
 def naive_generate(engine: TransformersBackend, lfs, texts) -> list:
-    """One ``generate`` call per prompt; the generated text parsed as a label word."""
+    """One ``generate`` call per prompt; the generated text parsed as a label word: the vote."""
     import torch
 
     model, tokenizer = engine.model, engine.tokenizer
@@ -63,7 +63,10 @@ def naive_generate(engine: TransformersBackend, lfs, texts) -> list:
                 ids = torch.tensor([lf.prompter.render(text).ids])
                 out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=False,
                                      max_new_tokens=lf.labels.max_tokens + 4, pad_token_id=tokenizer.pad_token_id)
-                answers.append(parse_choice(tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True), lf.labels))
+                index = parse_choice(tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True), lf.labels)
+                if lf.category is not None:  # a yes/no LF votes its category on "yes"
+                    index = lf.category if index == 0 else -1
+                answers.append(index)
     return answers
 
 
@@ -86,7 +89,7 @@ def main() -> None:
     prompts = len(texts) * len(lfs)
     mean_tokens = sum(len(lf.prompter.render(t).ids) for lf in lfs for t in texts) / prompts
     print(f"model {engine.model_id}: loaded in {load_s:.1f} s; torch threads {torch.get_num_threads()}; "
-          f"{len(texts)} texts x {len(lfs)} views ({', '.join(VIEWS)}) = {prompts} prompts, "
+          f"{len(texts)} texts x {len(lfs)} LFs (views {', '.join(VIEWS)}) = {prompts} prompts, "
           f"mean {mean_tokens:.0f} tokens")
     batched(lfs, texts[:2])  # warm-up
 
@@ -112,14 +115,14 @@ def main() -> None:
 
     flat = [vote.label for votes in shared_votes for vote in votes]  # same order: view, then text
     agree = sum(a == b for a, b in zip(flat, naive_answers))
-    print(f"batched scoring, shared prefix : {rate(shared_s):8.2f} texts/s per view")
-    print(f"batched scoring, no sharing    : {rate(padded_s):8.2f} texts/s per view "
+    print(f"batched scoring, shared prefix : {rate(shared_s):8.2f} texts/s per LF")
+    print(f"batched scoring, no sharing    : {rate(padded_s):8.2f} texts/s per LF "
           f"(sharing gives x{padded_s / shared_s:.2f})")
-    print(f"naive generate, one at a time  : {rate(naive_s):8.2f} texts/s per view")
+    print(f"naive generate, one at a time  : {rate(naive_s):8.2f} texts/s per LF")
     print(f"batched vs naive               : x{naive_s / shared_s:.2f}  (target >= 5)")
     print(f"same label as naive generation : {agree}/{prompts}")
-    print(f"first run with cache writes    : {rate(fill_s):8.2f} texts/s per view")
-    print(f"cache-hit rerun                : {rate(hit_s):8.0f} texts/s per view ({calls} model calls)")
+    print(f"first run with cache writes    : {rate(fill_s):8.2f} texts/s per LF")
+    print(f"cache-hit rerun                : {rate(hit_s):8.0f} texts/s per LF ({calls} model calls)")
 
 
 if __name__ == "__main__":

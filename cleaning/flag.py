@@ -218,7 +218,8 @@ def flag(con: duckdb.DuckDBPyConnection, settings: FlagSettings = FlagSettings()
 
 def _check_enough(n: int, labels: np.ndarray, present: np.ndarray, folds: int) -> None:
     if len(present) < 2:
-        raise CleaningError(f"flag needs weak labels of at least 2 categories; found {len(present)} among {n:,} documents")
+        raise CleaningError(
+            f"flag needs weak labels of at least 2 categories; found {len(present)} among {n:,} documents")
     largest = int(np.bincount(np.searchsorted(present, labels)).max())
     if n < 2 * folds or largest < folds:
         raise CleaningError(

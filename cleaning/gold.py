@@ -117,5 +117,6 @@ def gold_table(con: duckdb.DuckDBPyConnection, split: str | None = None) -> pa.T
     """The ``gold`` view (optionally one split), ordered by document id."""
     if split is not None and split not in ("dev", "test"):
         raise CleaningError(f"--split must be dev or test, got {split!r}")
-    where = "WHERE split = $split" if split else ""
-    return con.sql(f"SELECT * FROM gold {where} ORDER BY doc_id", params={"split": split} if split else None).to_arrow_table()
+    if split is None:
+        return con.sql("SELECT * FROM gold ORDER BY doc_id").to_arrow_table()
+    return con.sql("SELECT * FROM gold WHERE split = $split ORDER BY doc_id", params={"split": split}).to_arrow_table()

@@ -84,7 +84,8 @@ def export_tasks(con: duckdb.DuckDBPyConnection, path: Path, limit: int | None =
             "data": {
                 "text": item.text,
                 "doc_id": item.doc_id,
-                "hint": f"weak label: {given or '-'}{score} · suggested: {suggested or '-'} · flagged for: {item.reason}",
+                "hint": f"weak label: {given or '-'}{score} · suggested: {suggested or '-'} · "
+                        f"flagged for: {item.reason}",
                 "meta": {
                     "doc_id": item.doc_id, "flag_run": run_id, "rank": item.rank, "reason": item.reason,
                     "quality": item.quality, "given_label": given, "suggested_label": suggested,
@@ -162,7 +163,8 @@ def _read_export(path: Path) -> list:
     except UnicodeDecodeError as exc:
         raise CleaningError(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
     if not isinstance(data, list):
-        raise CleaningError(f"{path}: expected a JSON list of tasks (Label Studio's JSON export), got {type(data).__name__}")
+        raise CleaningError(
+            f"{path}: expected a JSON list of tasks (Label Studio's JSON export), got {type(data).__name__}")
     return data
 
 

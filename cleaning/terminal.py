@@ -105,23 +105,24 @@ def show_item(console: Console, con: duckdb.DuckDBPyConnection, item: QueueItem,
               cats: _Categories, max_chars: int) -> None:
     quality = "-" if item.quality is None else f"{item.quality:.3f}"
     skipped = " · skipped before" if item.skipped else ""
-    console.print(Rule(f"{position} · rank {item.rank} · {escape(item.doc_id)} · {item.reason} · quality {quality}{skipped}"))
+    title = f"{position} · rank {item.rank} · {escape(item.doc_id)} · {item.reason} · quality {quality}{skipped}"
+    console.print(Rule(title))
     text = item.text if len(item.text) <= max_chars else item.text[:max_chars] + f" … [{len(item.text):,} chars]"
     console.print(Text(text))
     probability = "" if item.weak_confidence is None else f" (p={item.weak_confidence:.2f})"
-    console.print(f"weak label: [bold]{escape(cats.show(item.weak_label))}[/bold]{probability}")
+    console.print(f"weak label: [bold]{escape(cats.show(item.weak_label))}[/bold]{probability}", highlight=False)
     if item.given_label != item.weak_label:
-        console.print(f"flagged label: [bold]{escape(cats.show(item.given_label))}[/bold]")
-    console.print(f"suggested:  [bold]{escape(cats.show(item.suggested_label))}[/bold]")
+        console.print(f"flagged label: [bold]{escape(cats.show(item.given_label))}[/bold]", highlight=False)
+    console.print(f"suggested:  [bold]{escape(cats.show(item.suggested_label))}[/bold]", highlight=False)
     votes = document_votes(con, item.doc_id)
     cast = [f"{lf}: {cats.show(label)}" + ("" if conf is None else f" ({conf:.2f})")
             for lf, label, conf in votes if label >= 0]
     abstained = [lf for lf, label, _ in votes if label < 0]
-    console.print("LF votes:   " + escape(" · ".join(cast) if cast else "none"))
+    console.print("LF votes:   " + escape(" · ".join(cast) if cast else "none"), highlight=False)
     if abstained:
-        console.print("abstained:  " + escape(", ".join(abstained)))
+        console.print("abstained:  " + escape(", ".join(abstained)), highlight=False)
     menu = "  ".join(f"[{i + 1}] {c.name}" for i, c in enumerate(cats.items)) + "  [0] none of these"
-    console.print(escape(menu))
+    console.print(escape(menu), highlight=False)
 
 
 def review_session(con: duckdb.DuckDBPyConnection, reviewer: str, console: Console,

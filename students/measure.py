@@ -10,7 +10,8 @@ the model needs, e.g. torch). Parameters and size on disk come from the saved mo
 lives in the labelling stage, which this package must not import; the CLI passes
 ``admedtagger.labeling.llm.measure_teacher`` in, and it too runs in a fresh process.
 Its result has the same keys as :func:`measure_student`: model, params, size_bytes,
-texts_per_s, peak_rss_bytes.
+texts_per_s, peak_rss_bytes; the peak memory used is the child's own (:func:`peak_rss_bytes`),
+its own report is kept as ``peak_rss_reported_bytes``.
 """
 
 from __future__ import annotations
@@ -37,10 +38,11 @@ WARMUP_TEXTS = 4
 def measure_student(folder: Path, texts: list[str], *, quantize: bool = False, batch_size: int = 32,
                     threads: int | None = None) -> dict:
     """Load the student in ``folder`` in a fresh process and time it on ``texts``."""
-    child = in_fresh_process(_measure_in_child, str(folder), texts, quantize, batch_size, threads)
+    child, peak = in_fresh_process(_measure_in_child, str(folder), texts, quantize, batch_size, threads)
     manifest = registry.read_manifest(folder)
     name = manifest["model_id"] + (" int8" if quantize else "")
-    return {"model": name, "kind": manifest["kind"], "size_bytes": registry.folder_size(folder), **child}
+    return {"model": name, "kind": manifest["kind"], "size_bytes": registry.folder_size(folder),
+            "peak_rss_bytes": peak, **child}
 
 
 # The child unpickles (function, args, kwargs) from a file, runs it and pickles back
@@ -48,11 +50,12 @@ def measure_student(folder: Path, texts: list[str], *, quantize: bool = False, b
 # needs; multiprocessing's spawn would also re-import the parent's main module (the CLI).
 _CHILD = """
 import pickle, sys
+from admedtagger.students.measure import peak_rss_bytes
 function, args, kwargs = pickle.load(open(sys.argv[1], "rb"))
 try:
-    outcome = (True, function(*args, **kwargs))
+    outcome = (True, function(*args, **kwargs), peak_rss_bytes())
 except Exception as exc:
-    outcome = (False, exc)
+    outcome = (False, exc, peak_rss_bytes())
 pickle.dump(outcome, open(sys.argv[2], "wb"))
 """
 
@@ -61,8 +64,8 @@ class MeasureError(UserError):
     pass
 
 
-def in_fresh_process(function: Callable, *args, **kwargs):
-    """``function(*args, **kwargs)`` in a new Python process: its memory is its own.
+def in_fresh_process(function: Callable, *args, **kwargs) -> tuple[object, int]:
+    """(``function(*args, **kwargs)``, the child's peak RSS in bytes), run in a new Python process.
 
     ``function`` must be importable by name (a module-level function or a partial of
     one); its exceptions are raised here. The child's stderr is shown only on a crash.
@@ -75,10 +78,10 @@ def in_fresh_process(function: Callable, *args, **kwargs):
         if child.returncode != 0 or not result.exists():
             raise MeasureError(f"measuring in a fresh process failed (exit {child.returncode}): "
                                f"{child.stderr.strip().splitlines()[-1] if child.stderr.strip() else 'no message'}")
-        ok, value = pickle.loads(result.read_bytes())
+        ok, value, peak = pickle.loads(result.read_bytes())
     if not ok:
         raise value
-    return value
+    return value, peak
 
 
 def _measure_in_child(folder: str, texts: list[str], quantize: bool, batch_size: int, threads: int | None) -> dict:
@@ -93,16 +96,25 @@ def _measure_in_child(folder: str, texts: list[str], quantize: bool, batch_size:
     started = time.perf_counter()
     student.predict_proba(texts, batch_size=batch_size)
     seconds = time.perf_counter() - started
-    return {
-        "params": student.n_params(),
-        "texts_per_s": len(texts) / seconds if seconds else float("inf"),
-        "peak_rss_bytes": peak_rss_bytes(),
-        "load_s": load_s,
-    }
+    return {"params": student.n_params(), "texts_per_s": len(texts) / seconds if seconds else float("inf"),
+            "load_s": load_s}
 
 
 def peak_rss_bytes() -> int:
-    """This process's peak resident memory (ru_maxrss is KiB on Linux, bytes on macOS)."""
+    """This process's own peak resident memory.
+
+    Linux: ``VmHWM`` from /proc/self/status, the high-water mark of this process's
+    memory map, which starts afresh at exec. ``ru_maxrss`` does not: it survives exec
+    and starts at the parent's size at fork, so a child of a 2 GB process reported 2 GB
+    here whatever it did. Elsewhere ``ru_maxrss`` (KiB on Linux, bytes on macOS).
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return int(peak if sys.platform == "darwin" else peak * 1024)
 
@@ -162,7 +174,8 @@ def compare(con: duckdb.DuckDBPyConnection, measure_teacher: Callable[..., dict]
               "backend": backend, "views": views, "quantized": quantized, "batch_size": batch_size}
     with record_run(con, "compare", params, packages=("torch", "transformers", "scikit-learn")) as run:
         report(f"teacher ({backend}) on {len(texts)} texts")
-        teacher = in_fresh_process(measure_teacher, texts, model=teacher_model, backend=backend, views=views)
+        teacher, peak = in_fresh_process(measure_teacher, texts, model=teacher_model, backend=backend, views=views)
+        teacher = {**teacher, "peak_rss_bytes": peak, "peak_rss_reported_bytes": teacher.get("peak_rss_bytes")}
         measured = []
         for row in rows:
             folder = registry.resolve_path(row, root)

@@ -64,12 +64,16 @@ def train(con: duckdb.DuckDBPyConnection, *, kind: str = "tfidf", models_dir: Pa
         if getattr(student, "history", None):
             metrics["epochs"] = student.history
         folder = models_dir / model_id
-        _save(student, folder, model_id, base_model, params, max_length)
-        metrics["train_seconds"] = round(time.perf_counter() - started, 2)
-        row = registry.register(
-            con, model_id=model_id, kind=kind, base_model=base_model, folder=folder, root=root,
-            n_params=student.n_params(), params=params, metrics=metrics, run_id=run.run_id,
-        )
+        try:
+            _save(student, folder, model_id, base_model, params, max_length)
+            metrics["train_seconds"] = round(time.perf_counter() - started, 2)
+            row = registry.register(
+                con, model_id=model_id, kind=kind, base_model=base_model, folder=folder, root=root,
+                n_params=student.n_params(), params=params, metrics=metrics, run_id=run.run_id,
+            )
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)  # no folder without its students row
+            raise
         run.metrics = {"model_id": model_id, **metrics, "size_bytes": row["size_bytes"], "n_params": row["n_params"]}
     return TrainResult(model_id, row, data.counts, time.perf_counter() - started)
 

@@ -64,7 +64,9 @@ def resolve_base(base: str | None) -> str:
     """A local folder or Hub id to load; None or the default's name means the bundled MiniLM."""
     if base is None or base in (DEFAULT_BASE, f"sentence-transformers/{DEFAULT_BASE}"):
         return str(default_backbone())
-    return base
+    if base.startswith((".", "/", "~")) and not Path(base).expanduser().is_dir():
+        raise BaseModelError(f"{base}: no such model folder")
+    return str(Path(base).expanduser()) if base.startswith("~") else base
 
 
 @dataclass

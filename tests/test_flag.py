@@ -33,7 +33,8 @@ def write_weak_labels(con, share_flipped: float = 0.1, seed: int = 0, confidence
 
 def flags_of(con, run_id):
     return con.execute(
-        "SELECT doc_id, given_label, suggested_label, quality, rank, reason FROM label_issues WHERE run_id = ? ORDER BY rank",
+        "SELECT doc_id, given_label, suggested_label, quality, rank, reason FROM label_issues "
+        "WHERE run_id = ? ORDER BY rank",
         [run_id],
     ).fetchall()
 

@@ -117,7 +117,8 @@ def test_round_trip(demo_con, project, tmp_path):
 
     again = invoke("review", "import", str(export_file))
     assert "imported 0 decisions (none), 3 imported before" in again.output
-    pending = [json.loads(line)["doc_id"] for line in invoke("review", "list", "-f", "json", "--limit", "0").output.splitlines()]
+    listed = invoke("review", "list", "-f", "json", "--limit", "0").output.splitlines()
+    pending = [json.loads(line)["doc_id"] for line in listed]
     assert not set(docs[:3]) & set(pending) and set(docs[3:]) <= set(pending)
 
 

@@ -8,6 +8,7 @@ with SIGKILL mid-way that resumes without duplicate votes. Prompts are kept shor
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -18,6 +19,7 @@ import time
 import pytest
 
 from admedtagger.labeling.llm import build_llm_lfs, measure_teacher
+from admedtagger.labeling.llm.backend import BackendError
 from admedtagger.labeling.llm.backend_transformers import TransformersBackend
 from admedtagger.labeling.llm.build import gold_examples, lfs_for_backend
 from admedtagger.labeling.llm.cache import LLMCache
@@ -134,9 +136,13 @@ def test_yes_no_and_few_shot_views(engine, demo_con, project):
         assert {v.label for v in lf.apply(texts)} <= {category, -1}
     votes = lfs[5].apply(texts)
     assert all(-1 <= v.label <= 4 for v in votes)
-    # Few-shot turns precede the text, so the prompt ends with the asked text.
-    prompt = lfs[5].prompter.render(texts[0])
-    assert len(prompt.messages) == 1 + 2 * 5 + 1 and prompt.messages[-1]["content"].startswith("Tekst: ")
+    # Few-shot turns (user text, assistant label word) precede the asked text.
+    messages = lfs[5].prompter.render(texts[0]).messages
+    assert len(messages) == 1 + 2 * 5 + 1
+    gold = dict(demo_con.execute("SELECT doc_id, label FROM gold").fetchall())
+    words = lfs[5].prompter.task.words
+    assert [m["content"] for m in messages[2:11:2]] == [words[gold[d]] for d in shots]
+    assert messages[-1]["role"] == "user" and messages[-1]["content"].startswith("Tekst do sklasyfikowania:\n" + texts[0][:10])
 
 
 def test_measure_teacher_reports_size_speed_and_memory(engine):
@@ -160,7 +166,7 @@ def progress(text):
 '''
 
 
-def _cli(project, *args) -> list[str]:
+def _cli(*args) -> list[str]:
     return [sys.executable, "-m", "admedtagger.cli", "label", "--kind", "llm", "--kind", "python", *args]
 
 
@@ -172,7 +178,7 @@ def test_cli_run_killed_mid_way_resumes_without_duplicates(demo_con, project):
     args = ["--limit", "12", "--batch-size", "3"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
 
-    run = subprocess.Popen(_cli(project, *args), cwd=project.root, env=env,
+    run = subprocess.Popen(_cli(*args), cwd=project.root, env=env,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 300
     # The python LF sees the texts of batch 2 only after batch 1's votes are committed.
@@ -195,7 +201,7 @@ def test_cli_run_killed_mid_way_resumes_without_duplicates(demo_con, project):
     assert killed["py_progress"] in (3, 6, 9)
     assert status == [("running",)]  # the killed run never got to record its end
 
-    done = subprocess.run(_cli(project, *args), cwd=project.root, env=env, capture_output=True, text=True,
+    done = subprocess.run(_cli(*args), cwd=project.root, env=env, capture_output=True, text=True,
                           timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     con = connect(project.db_path())
@@ -220,3 +226,14 @@ def test_build_llm_lfs_reads_the_config(demo_con, project):
     assert lfs[0].spec["max_prompt_tokens"] == 40 and lfs[0].spec["model"] == DEFAULT_MODEL
     assert lfs[0].spec["reading"] == {"mode": "logprobs", "words": ["A", "B", "C", "D", "E"]}
     assert lfs[0].backend._model is None  # the model loads only when a prompt needs it
+
+
+def test_vllm_backend_without_vllm_says_how_to_get_it(demo_con, project):
+    if importlib.util.find_spec("vllm") is not None:
+        pytest.skip("vLLM is installed here")
+    lf = build_llm_lfs(demo_con, project, backend="vllm", views=["direct_pl"])[0]
+    assert lf.mode == "choice"
+    with pytest.raises(BackendError, match="make setup-vllm"):
+        lf.apply(["RTG klatki piersiowej."])
+    with pytest.raises(BackendError, match="unknown LLM backend 'tgi'"):
+        build_llm_lfs(demo_con, project, backend="tgi")

@@ -73,9 +73,10 @@ def test_messages_put_instructions_first_and_the_text_last(project):
     one, two = task.messages("pierwszy tekst"), task.messages("drugi tekst")
     assert one[0] == two[0] and one[0]["role"] == "system"
     assert "Hypertension - Arterial hypertension" in one[0]["content"]
-    assert one[-1]["role"] == "user" and one[-1]["content"].rstrip().endswith("belong to?")
+    # Only the text differs, and nothing but the closing tag follows it.
+    assert one[-1]["role"] == "user" and one[-1]["content"].endswith("pierwszy tekst\n</document>")
     prefix = one[-1]["content"].split("pierwszy")[0]
-    assert two[-1]["content"].startswith(prefix)
+    assert "belong to?" in prefix and two[-1]["content"] == prefix + "drugi tekst\n</document>"
 
     yesno = Task(views["yesno_pl"], project.categories, category=2)
     content = yesno.messages("EKG: rytm zatokowy")[-1]["content"]

@@ -92,7 +92,7 @@ def test_terminal_review_accept_relabel_skip_then_gold_and_flag(demo_con, projec
     again = invoke("flag")
     assert again.exit_code == 0 and "2 reviewed" in again.output
     con = connect(project.db_path())
-    run_id = con.execute("SELECT run_id FROM runs WHERE stage = 'flag' ORDER BY started_at DESC LIMIT 1").fetchall()[0][0]
+    run_id = con.execute("SELECT max_by(run_id, started_at) FROM runs WHERE stage = 'flag'").fetchall()[0][0]
     reflagged = {r[0] for r in con.execute("SELECT doc_id FROM label_issues WHERE run_id = ?", [run_id]).fetchall()}
     con.close()
     assert first.doc_id not in reflagged and second.doc_id not in reflagged
@@ -171,7 +171,7 @@ def test_undo_in_the_terminal_and_from_the_command_line(demo_con, project):
     imported = con.execute("SELECT label, source FROM gold WHERE doc_id = ?", [second.doc_id]).fetchall()
     assert imported[0][1].endswith("#label"), "gold falls back to the imported label"
     assert second.doc_id in [item.doc_id for item in pending(con)], "back in the queue"
-    last_undo = con.execute("SELECT undoes FROM reviews WHERE decision = 'undo' ORDER BY created_at DESC LIMIT 1").fetchall()
+    last_undo = con.execute("SELECT max_by(undoes, created_at) FROM reviews WHERE decision = 'undo'").fetchall()
     con.close()
     twice = invoke("review", "undo", last_undo[0][0])
     assert twice.exit_code == 2 and "no decision" in twice.output

@@ -172,6 +172,7 @@ def test_tfidf_student_trains_saves_reloads_and_registers(weak_con, project):
     assert (first.argmax(1) == gold).mean() > 0.6  # learned the categories, on texts it never saw
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # SGD: few epochs on purpose
 def test_numpy_predictions_equal_scikit_learns(weak_con):
     data = training_set(weak_con)
     texts = [t for (t,) in weak_con.execute("SELECT text FROM documents ORDER BY doc_id LIMIT 40").fetchall()]

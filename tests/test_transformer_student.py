@@ -51,6 +51,13 @@ def test_default_backbone_is_the_packaged_minilm():
     assert (folder / "model.safetensors").stat().st_size > 80e6 and (folder / "tokenizer.json").exists()
 
 
+def test_missing_base_model_is_a_user_error(tmp_path):
+    from admedtagger.students.transformer import BaseModelError, load_base
+
+    with pytest.raises(BaseModelError, match="no such model folder"):
+        load_base(str(tmp_path / "nope"), ["a", "b"])
+
+
 def test_minilm_student_trains_saves_and_reloads_with_plain_transformers(slice_con, project, tmp_path):
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -90,3 +97,20 @@ def test_minilm_student_trains_saves_and_reloads_with_plain_transformers(slice_c
                                 catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "stored 3 predictions" in result.output and len(out.read_text().splitlines()) == 4
+
+
+def test_compare_measures_teacher_and_student_on_the_same_texts(slice_con, project):
+    """The real teacher (SmolLM2 through one prompt view) against a TF-IDF student."""
+    result = train(slice_con, kind="tfidf", models_dir=project.root / "models", root=project.root)
+    slice_con.close()
+    shown = CliRunner().invoke(app, ["compare", "--texts", "2", "--view", "direct_pl"], catch_exceptions=False)
+    assert shown.exit_code == 0, shown.output
+    assert f"{result.model_id} vs teacher" in shown.output and "x fewer parameters" in shown.output
+    con = connect(project.db_path())
+    (metrics,) = con.execute("SELECT metrics FROM runs WHERE stage = 'compare' AND status = 'ok'").fetchall()[0]
+    con.close()
+    metrics = json.loads(metrics)
+    teacher, (student,) = metrics["teacher"], metrics["students"]
+    assert teacher["views"] == ["direct_pl"] and teacher["params"] > 100e6
+    assert student["model"] == result.model_id and student["texts_per_s"] > teacher["texts_per_s"]
+    assert metrics["table"][1]["fewer_params_x"] > 100

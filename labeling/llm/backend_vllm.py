@@ -116,11 +116,12 @@ class VLLMBackend(Backend):
     def answer(self, prompts: Sequence[Prompt], labels: LabelSet, mode: str) -> Iterator[tuple[list[int], list[Answer]]]:
         if not prompts:
             return
+        llm = self.llm  # first: a missing vLLM is reported as such
         from vllm.inputs import TokensPrompt
 
         params = self.sampling_params(labels, mode)
         watch = Stopwatch()
-        outputs = self.llm.generate([TokensPrompt(prompt_token_ids=p.ids) for p in prompts], params, use_tqdm=False)
+        outputs = llm.generate([TokensPrompt(prompt_token_ids=p.ids) for p in prompts], params, use_tqdm=False)
         per_prompt_ms = watch.ms() / len(prompts)
         answers = []
         for prompt, out in zip(prompts, outputs):
