@@ -60,7 +60,7 @@ def demo_steps(settings: DemoSettings) -> list[tuple[str, list[str]]]:
         ("train the transformer student", ["train", "--student", "transformer",
                                            "--epochs", str(settings.transformer_epochs)]),
         ("evaluate on the gold test split", ["evaluate"]),
-        ("teacher vs students", ["compare"]),
+        ("teacher vs students (speed, size, memory)", ["compare", "--texts", "8"]),
         ("predict new texts", ["predict", "new_texts.jsonl", "--out", "predictions.jsonl"]),
         ("report", ["report", "--out", "report.html"]),
     ]

@@ -45,15 +45,15 @@ class Evaluation:
     skipped: list[str] = field(default_factory=list)  # students that could not be loaded, and why
 
     def f1_table(self) -> pa.Table:
-        """Wide table: one row per category (+ macro, accuracy), one F1 column per subject."""
+        """One row per subject (student, label model, LF), one F1 column per category, macro, accuracy."""
         rows = self.scores.to_pylist()
-        columns = list(dict.fromkeys(f"{r['subject']}:{r['name']}" for r in rows))
+        subjects = list(dict.fromkeys((r["subject"], r["name"]) for r in rows))
         categories = list(dict.fromkeys(r["category"] for r in rows))
-        f1 = {(r["category"], f"{r['subject']}:{r['name']}"): r["f1"] for r in rows}
-        support = {r["category"]: r["support"] for r in rows}
-        data = {"category": categories, "support": [support[c] for c in categories]}
-        for column in columns:
-            data[column] = [round(f1[(c, column)], 4) if (c, column) in f1 else None for c in categories]
+        f1 = {(r["subject"], r["name"], r["category"]): r["f1"] for r in rows}
+        data = {"subject": [s for s, _ in subjects], "name": [n for _, n in subjects]}
+        for category in categories:
+            data[category] = [None if (s, n, category) not in f1 else round(f1[(s, n, category)], 3)
+                              for s, n in subjects]
         return pa.table(data)
 
 
@@ -77,8 +77,10 @@ def evaluate(con: duckdb.DuckDBPyConnection, *, split: str = "test", root: Path 
             except UserError as exc:
                 skipped.append(f"{row['model_id']}: {exc}")
                 continue
-            predictions[("student", row["model_id"])] = labels_from_probs(
-                student.predict_proba(gold.texts), student.abstain_below)
+            probs = student.predict_proba(gold.texts)
+            predicted = labels_from_probs(probs, student.abstain_below)
+            predictions[("student", row["model_id"])] = predicted
+            _store_predictions(con, row["model_id"], gold.doc_ids, predicted, probs, run.run_id)
         report("label model and LFs")
         predictions.update(_label_model_predictions(con, gold.doc_ids, split))
         predictions.update(_lf_predictions(con, gold.doc_ids, split))
@@ -93,6 +95,20 @@ def evaluate(con: duckdb.DuckDBPyConnection, *, split: str = "test", root: Path 
         macro = {f"{r['subject']}:{r['name']}": r["f1"] for r in long_rows if r["category"] == "macro"}
         run.metrics = {"docs": len(gold.doc_ids), "macro_f1": macro, "skipped": skipped}
     return Evaluation(run.run_id, split, len(gold.doc_ids), pa.Table.from_pylist(long_rows), confusion, skipped)
+
+
+def _store_predictions(con: duckdb.DuckDBPyConnection, model_id: str, doc_ids: list[str], labels: np.ndarray,
+                       probs: np.ndarray, run_id: str) -> None:
+    """Keep a student's gold-split predictions in ``predictions`` (the report's confusion matrices read them)."""
+    con.register("_evaluated", pa.table({
+        "doc_id": doc_ids, "label": pa.array(labels, pa.int32()),
+        "probs": pa.array([row.tolist() for row in probs], pa.list_(pa.float64())),
+    }))
+    try:
+        con.execute("INSERT INTO predictions (model_id, doc_id, label, probs, run_id) "
+                    "SELECT ?, doc_id, label, probs, ? FROM _evaluated", [model_id, run_id])
+    finally:
+        con.unregister("_evaluated")
 
 
 def confusion_table(gold: np.ndarray, predicted: np.ndarray, names: list[str]) -> pa.Table:

@@ -214,16 +214,18 @@ def test_evaluate_scores_students_label_model_and_lfs(weak_con, project):
     result = evaluate(weak_con, split="test", root=project.root)
     n_test = weak_con.execute("SELECT count(*) FROM gold WHERE split = 'test'").fetchall()[0][0]
     assert result.n_docs == n_test
-    wide = result.f1_table().to_pydict()
-    columns = [c for c in wide if ":" in c]
-    assert {c.split(":")[0] for c in columns} == {"student", "label_model", "lf"}
-    assert "label_model:noisy" in columns and "lf:kw_good" in columns
-    macro = {c: wide[c][wide["category"].index("macro")] for c in columns}
+    table = result.f1_table().to_pylist()
+    macro = {f"{r['subject']}:{r['name']}": r["macro"] for r in table}
+    assert {key.split(":")[0] for key in macro} == {"student", "label_model", "lf"}
+    assert "label_model:noisy" in macro and "lf:kw_good" in macro
     assert macro["lf:kw_good"] > macro["lf:kw_bad"]
     stored = weak_con.execute(
         "SELECT subject, count(DISTINCT name), count(*) FROM evaluations WHERE run_id = ? AND split = 'test' "
         "GROUP BY subject ORDER BY subject", [result.run_id]).fetchall()
     assert stored == [("label_model", 1, K + 2), ("lf", 2, 2 * (K + 2)), ("student", 1, K + 2)]
+    stored_predictions = weak_con.execute(
+        "SELECT count(*) FROM predictions WHERE run_id = ?", [result.run_id]).fetchall()[0][0]
+    assert stored_predictions == n_test  # the student's test-split predictions, for the report
     for matrix in result.confusion.values():
         assert sum(sum(matrix.column(i).to_pylist()) for i in range(1, matrix.num_columns)) == n_test
     with pytest.raises(UserError):
