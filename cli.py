@@ -20,6 +20,7 @@ import duckdb
 import pyarrow as pa
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -35,6 +36,7 @@ from admedtagger.warehouse import (
     sync_categories,
 )
 from admedtagger.warehouse import query
+from admedtagger.warehouse.paths import output_file, output_folder
 
 app = typer.Typer(
     help="Weak-supervision labelling of medical texts: LLM and keyword labelling functions, "
@@ -64,12 +66,21 @@ class State:
     def db_path(self) -> Path:
         return self.config.db_path(self.db_override)
 
-    def open(self) -> duckdb.DuckDBPyConnection:
-        """A writable connection with the schema up to date and the taxonomy stored."""
-        con = connect(self.db_path)
-        if not con.execute("SELECT count(*) FROM categories").fetchall()[0][0]:
-            sync_categories(con, self.config)
-        return con
+    @contextmanager
+    def connection(self, write: bool = False, create: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The warehouse for one command, closed when the block ends (error or not).
+
+        Read-only unless ``write``: commands that only read work on a read-only file and
+        beside other readers. Writing connections bring the schema up to date and store the
+        taxonomy; only ``create`` (init, ingest) may create a missing warehouse file.
+        """
+        con = connect(self.db_path, read_only=not write, create=create)
+        try:
+            if write and not con.execute("SELECT count(*) FROM categories").fetchall()[0][0]:
+                sync_categories(con, self.config)
+            yield con
+        finally:
+            con.close()
 
 
 def state(ctx: typer.Context) -> State:
@@ -81,7 +92,7 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except UserError as exc:
-        err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2)
 
 
@@ -100,6 +111,8 @@ def emit(table: pa.Table, fmt: OutputFormat = OutputFormat.table, out: Optional[
             raise UserError("--out needs --format csv, json or parquet")
         console.print(rich_table(table, title))
         return
+    if out is not None:
+        output_file(out)
     text = query.write_table(table, fmt.value, out)
     if text is not None:
         sys.stdout.write(text if text.endswith("\n") or not text else text + "\n")
@@ -145,54 +158,75 @@ def init(
     with user_errors():
         if language not in ("pl", "en"):
             raise UserError(f"--language must be pl or en, got {language!r}")
-        folder.mkdir(parents=True, exist_ok=True)
+        output_folder(folder, "init").mkdir(exist_ok=True)
         config_path = folder / CONFIG_NAME
-        if config_path.exists() and not force:
-            err_console.print(f"{config_path} exists; keeping it (use --force to overwrite)")
-        else:
+        keep = config_path.exists() and not force
+        previous = config_path.read_bytes() if config_path.exists() else None
+        if not keep:
             config_path.write_text(render_config(language), encoding="utf-8")
-            err_console.print(f"wrote {config_path}")
-        config = load_config(config_path)
-        st = State(config=config, db_override=state(ctx).db_override)
-        con = connect(st.db_path)
-        sync_categories(con, config)
-        con.close()
+        try:
+            config = load_config(config_path)
+            st = State(config=config, db_override=state(ctx).db_override)
+            with st.connection(write=True, create=True) as con:
+                sync_categories(con, config)
+        except BaseException:
+            # A warehouse that cannot be opened leaves the folder as it was.
+            if not keep:
+                config_path.write_bytes(previous) if previous is not None else config_path.unlink()
+            raise
+        err_console.print(f"{config_path} exists; kept it (use --force to overwrite)" if keep else f"wrote {config_path}")
         err_console.print(f"warehouse ready at {st.db_path}")
+        enabled = config.section("label").get("python")
+        err_console.print(
+            f"Python LFs enabled in {CONFIG_NAME}: [label] python = {json.dumps(enabled)}" if enabled is not None else
+            f"Python LFs are code and never run unless enabled: to run lfs.py, add [label] python = [\"lfs.py\"] "
+            f"to {CONFIG_NAME}", markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()
 def ingest(
     ctx: typer.Context,
-    paths: list[Path] = typer.Argument(..., help="Files (.jsonl, .csv, .tsv, .parquet) or folders of .txt."),
+    paths: list[Path] = typer.Argument(..., help="Files (.jsonl, .csv, .tsv, .parquet) or folders: each .txt in them "
+                                       "is a document, files of those formats are read too, others are listed as skipped."),
     text_col: str = typer.Option("text", help="Column holding the text."),
     id_col: Optional[str] = typer.Option(None, help="Column holding your document id (default: hash of the text)."),
     label_col: Optional[str] = typer.Option(None, help="Column of known labels: stored as imported gold, not shown to LFs."),
     batch_size: int = typer.Option(20_000, min=1, help="Rows per committed batch."),
 ) -> None:
     """Load texts into `documents`; bad rows go to `ingest_rejects` with file, line and reason."""
+    from admedtagger.warehouse.ingest import plan_ingest
+
     st = state(ctx)
     with user_errors():
-        con = st.open()
+        # Missing files or columns, unreadable Parquet: refused before the warehouse is touched.
+        plan = plan_ingest(paths, text_col=text_col, id_col=id_col, label_col=label_col)
         params = {"paths": [str(p) for p in paths], "text_col": text_col, "id_col": id_col, "label_col": label_col}
-        with record_run(con, "ingest", params) as run, progress_bar() as bar:
+        with st.connection(write=True, create=True) as con, record_run(con, "ingest", params) as run, \
+                progress_bar() as bar:
             task = bar.add_task("ingest", total=None, info="")
             stats = ingest_files(
-                con, paths, text_col=text_col, id_col=id_col, label_col=label_col,
+                con, plan, text_col=text_col, id_col=id_col, label_col=label_col,
                 max_text_chars=st.config.max_text_chars, batch_size=batch_size, run_id=run.run_id,
                 on_progress=lambda n: bar.update(task, completed=n, info=f"{n:,} rows"),
             )
             run.metrics = stats.as_dict()
-        con.close()
     console.print(
         f"ingested {stats.inserted:,} new documents from {stats.rows_read:,} rows in {stats.seconds:.1f} s "
         f"({stats.already_present:,} already present, {stats.duplicates:,} duplicates, "
         f"{stats.rejected:,} rejected, {stats.gold_imported:,} gold labels)"
     )
     for reason, count in sorted(stats.reject_reasons.items(), key=lambda kv: -kv[1]):
-        console.print(f"  rejected {count:,}: {reason}")
+        console.print(f"  rejected {count:,}: {reason}", highlight=False, markup=False)
     if stats.rejected:
         console.print("  details: admedtagger sql \"select * from ingest_rejects\"")
-    if stats.rows_read and stats.rejected == stats.rows_read:
+    if stats.files_skipped:
+        console.print(f"  skipped {stats.files_skipped:,} file{'' if stats.files_skipped == 1 else 's'}:",
+                      highlight=False)
+        for path, why in stats.skipped[:20]:
+            console.print(f"    {path}: {why}", highlight=False, markup=False, soft_wrap=True)
+        if stats.files_skipped > 20:
+            console.print(f"    … and {stats.files_skipped - 20:,} more (all listed in the run's metrics, table runs)")
+    if stats.rejected and not (stats.inserted or stats.already_present or stats.duplicates):
         err_console.print("[red]error:[/red] no row could be ingested")
         raise typer.Exit(1)
 
@@ -203,19 +237,28 @@ def sql(
     statement: str = typer.Argument(..., help="One SQL query (read-only)."),
     format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f"),
     out: Optional[Path] = typer.Option(None, help="Write to this file instead of printing."),
+    allow_file_access: bool = typer.Option(
+        False, "--allow-file-access",
+        help="Let the query read your files (read_csv, read_parquet, glob, ...). Still read-only, one statement, "
+        "no ATTACH, no extensions."),
 ) -> None:
-    """Run a read-only SQL query against the warehouse."""
+    """Run one read-only query against the warehouse; it sees the warehouse and nothing else.
+
+    COPY, EXPORT, ATTACH, INSTALL/LOAD, SET/PRAGMA settings, several statements and reading
+    files are refused; write results with --format and --out.
+    """
     with user_errors():
-        emit(query.run_sql(state(ctx).db_path, statement), format, out)
+        if allow_file_access:
+            err_console.print("warning: --allow-file-access: this query may read any file you can read "
+                              "(the warehouse stays read-only)", highlight=False, soft_wrap=True)
+        emit(query.run_sql(state(ctx).db_path, statement, allow_file_access=allow_file_access), format, out)
 
 
 @app.command()
 def export(ctx: typer.Context, folder: Path = typer.Argument(..., help="Output folder.")) -> None:
     """Write every table and view as Parquet (large tables partitioned)."""
-    with user_errors():
-        con = state(ctx).open()
-        written = query.export_parquet(con, folder)
-        con.close()
+    with user_errors(), state(ctx).connection() as con:
+        written = query.export_parquet(con, output_folder(folder))
     emit(pa.table({"name": [w[0] for w in written], "rows": [w[1] for w in written], "path": [w[2] for w in written]}))
 
 
@@ -227,9 +270,8 @@ def status(
     """Counts per table, the categories and the latest runs."""
     with user_errors():
         st = state(ctx)
-        con = st.open()
-        counts, cats, runs = query.table_counts(con), query.category_table(con), query.latest_runs(con)
-        con.close()
+        with st.connection() as con:
+            counts, cats, runs = query.table_counts(con), query.category_table(con), query.latest_runs(con)
     if format is OutputFormat.table:
         console.print(f"warehouse: {st.db_path}  (config: {st.config.path or 'defaults'}, language {st.config.language})")
         console.print(rich_table(counts, "tables"))
@@ -285,8 +327,7 @@ def label(
     st = state(ctx)
     options = {k: v for k, v in {"base_url": base_url, "max_prompt_tokens": max_prompt_tokens}.items() if v}
     with user_errors():
-        con = st.open()
-        try:
+        with st.connection(write=True) as con:
             with progress_bar() as bar:
                 task = bar.add_task("building LFs", total=None, info="")
                 lfs = build_lfs(
@@ -303,8 +344,6 @@ def label(
                 params = {"kinds": sorted({x.kind for x in lfs}), "backend": backend.value if backend else None,
                           "model": model, "options": options}
                 result = run_label(con, lfs, limit=limit, batch_size=batch_size, params=params, on_progress=show)
-        finally:
-            con.close()
     if not result.documents:
         console.print(f"run {result.run_id}: nothing to do, every selected LF has voted on every document "
                       f"({len(result.lfs)} LFs)")
@@ -356,16 +395,13 @@ def label_model(
             st.config.section("label_model"), model=model.value if model else None, lfs=lf, epochs=epochs, lr=lr,
             priors=prior, tie_break=tie_break, seed=seed,
         )
-        con = st.open()
-        try:
+        with st.connection(write=True) as con:
             with progress_bar() as bar:
                 task = bar.add_task("label model", total=None, info="")
                 result = run_label_model(
                     con, options,
                     on_progress=lambda step, done, total: bar.update(task, description=step, completed=done, total=total),
                 )
-        finally:
-            con.close()
     m = result.metrics
     console.print(f"run {result.run_id}: chosen [bold]{m['chosen']}[/bold]")
     console.print(
@@ -394,11 +430,8 @@ def lfs(
     from admedtagger.labeling.analysis import analyse_lfs, summary_table
 
     with user_errors():
-        con = state(ctx).open()
-        try:
+        with state(ctx).connection(write=True) as con:
             run_id, table, analysed = analyse_lfs(con, lf or None)
-        finally:
-            con.close()
         emit(table if long else summary_table(table, analysed), format, out, title=f"LF analysis ({run_id})")
 
 
@@ -430,8 +463,7 @@ def flag_command(
     steps = {"vectorise": "vectorising texts", "fold": "cross-validation folds"}
     with user_errors():
         settings = FlagSettings.from_config(st.config.section("flag"), folds=folds, features=features, seed=seed)
-        con = st.open()
-        try:
+        with st.connection(write=True) as con:
             with progress_bar() as bar:
                 task = bar.add_task("loading weak labels", total=None, info="")
                 result = run_flag(
@@ -439,8 +471,6 @@ def flag_command(
                     on_progress=lambda step, done, total: bar.update(
                         task, description=steps[step], completed=done, total=total, info=""),
                 )
-        finally:
-            con.close()
     m = result.metrics
     _say(
         f"run {result.run_id}: {m['flags']:,} flags among {m['candidates']:,} documents "
@@ -490,15 +520,18 @@ def review_main(
     st = state(ctx)
     with user_errors():
         name = _reviewer(st, reviewer)
-        max_chars = int(st.config.section("review").get("max_chars", 4000))
-        con = st.open()
+        section = st.config.section("review")
+        max_chars = int(section.get("max_chars", 4000))
+        lock_wait = float(section.get("lock_wait", 10))
         try:
-            counts = review_session(con, name, console, language=st.config.language, limit=limit, max_chars=max_chars)
+            # No connection stays open while the reviewer waits for a key: one per page
+            # loaded and per decision written, so other commands can use the warehouse.
+            counts = review_session(lambda write: st.connection(write=write), name, console,
+                                    language=st.config.language, limit=limit, max_chars=max_chars,
+                                    lock_wait=lock_wait)
         except KeyboardInterrupt:
             counts = None
             _say("\ninterrupted: every decision made so far is saved")
-        finally:
-            con.close()
     if counts:
         _say("this session: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
 
@@ -514,11 +547,8 @@ def review_list(
     from admedtagger.cleaning import pending_table
 
     with user_errors():
-        con = state(ctx).open()
-        try:
+        with state(ctx).connection() as con:
             table = pending_table(con, limit or None)
-        finally:
-            con.close()
         emit(table, format, out, title=f"review queue ({table.num_rows} shown)")
 
 
@@ -537,13 +567,10 @@ def review_decide(
 
     st = state(ctx)
     with user_errors():
-        con = st.open()
-        try:
+        with st.connection(write=True) as con:
             chosen = parse_label(con, label) if label is not None else None
             saved = decide(con, doc_id, accept=accept, label=chosen, none=none, note=note,
                            reviewer=_reviewer(st, reviewer), source="cli")
-        finally:
-            con.close()
     _say(f"saved: {saved.decision} {'' if saved.label is None else saved.label} for {saved.doc_id} "
          f"(review {saved.review_id})")
 
@@ -559,12 +586,9 @@ def review_undo(
 
     st = state(ctx)
     with user_errors():
-        con = st.open()
-        try:
+        with st.connection(write=True) as con:
             name = _reviewer(st, reviewer)
             row, undone = undo(con, review_id, None if review_id else name, source="cli")
-        finally:
-            con.close()
     _say(f"undone: {undone.decision} on {undone.doc_id} (review {undone.review_id}; undo {row.review_id})")
 
 
@@ -583,11 +607,8 @@ def review_export(
     from admedtagger.cleaning import export_tasks
 
     with user_errors():
-        con = state(ctx).open()
-        try:
-            n, config = export_tasks(con, file, limit)
-        finally:
-            con.close()
+        with state(ctx).connection() as con:
+            n, config = export_tasks(con, output_file(file, "tasks file"), limit)
     _say(f"wrote {n:,} tasks to {file} and the labelling config to {config}")
     _say("in Label Studio: create a project with that config (Settings > Labeling Interface > Code), "
          "import the tasks, annotate, then Export > JSON and `admedtagger review import FILE`")
@@ -599,11 +620,8 @@ def review_import(ctx: typer.Context, file: Path = typer.Argument(..., help="Lab
     from admedtagger.cleaning import import_annotations
 
     with user_errors():
-        con = state(ctx).open()
-        try:
+        with state(ctx).connection(write=True) as con:
             report = import_annotations(con, file)
-        finally:
-            con.close()
     decisions = ", ".join(f"{k} {v}" for k, v in sorted(report.imported.items())) or "none"
     _say(f"{report.tasks:,} tasks: imported {sum(report.imported.values()):,} decisions ({decisions}), "
          f"{report.already:,} imported before, {len(report.unmatched):,} not matched")
@@ -631,11 +649,8 @@ def gold_import(
     from admedtagger.cleaning import import_gold
 
     with user_errors():
-        con = state(ctx).open()
-        try:
+        with state(ctx).connection(write=True) as con:
             report = import_gold(con, file, id_col, label_col)
-        finally:
-            con.close()
     _say(f"{report.rows:,} rows: imported {report.imported:,} gold labels ({report.already:,} already there) "
          f"as {report.source}")
     if report.missing:
@@ -663,11 +678,8 @@ def gold_show(
     from admedtagger.cleaning import gold_table
 
     with user_errors():
-        con = state(ctx).open()
-        try:
+        with state(ctx).connection() as con:
             table = gold_table(con, split)
-        finally:
-            con.close()
         emit(table, format, out, title=f"gold ({table.num_rows:,} documents)")
 
 
@@ -716,8 +728,7 @@ def train(
 
     st = state(ctx)
     with user_errors():
-        con = st.open()
-        try:
+        with st.connection(write=True) as con:
             with progress_bar() as bar:
                 task = bar.add_task(f"train {student.value}", total=None, info="")
                 result = train_student(
@@ -725,9 +736,8 @@ def train(
                     dev=dev.value, exclude_flagged=exclude_flagged, epochs=epochs, batch_size=batch_size,
                     max_length=max_length, lr=lr, abstain_below=abstain_below, threads=threads,
                     on_progress=lambda done, total, info: bar.update(task, completed=done, total=total, info=info),
+                    on_note=lambda text: bar.console.print(text, markup=False, highlight=False, soft_wrap=True),
                 )
-        finally:
-            con.close()
     row, m = result.row, result.row["metrics"]
     console.print(f"trained [bold]{result.model_id}[/bold] in {result.seconds:.1f} s -> {row['path']} "
                   f"({row['size_bytes'] / 1e6:.1f} MB, {row['n_params']:,} parameters)")
@@ -755,14 +765,11 @@ def evaluate(
 
     st = state(ctx)
     with user_errors():
-        con = st.open()
-        try:
+        with st.connection(write=True) as con:
             with progress_bar() as bar:
                 task = bar.add_task("evaluate", total=None, info="")
                 result = evaluate_all(con, split=split.value, root=st.config.root,
                                       on_progress=lambda message: bar.update(task, info=message))
-        finally:
-            con.close()
         if format is not OutputFormat.table:
             emit(result.scores, format, out)
             return
@@ -803,8 +810,7 @@ def compare(
             from admedtagger.labeling.llm import measure_teacher
         except ImportError as exc:
             raise UserError(f"the teacher cannot be measured: admedtagger.labeling.llm has no measure_teacher ({exc})")
-        con = st.open()
-        try:
+        with st.connection(write=True) as con:
             with progress_bar() as bar:
                 task = bar.add_task("compare", total=None, info="")
                 run_id, table = compare_models(
@@ -812,8 +818,6 @@ def compare(
                     teacher_model=teacher_model, backend=backend, views=view, quantized=quantized,
                     on_progress=lambda message: bar.update(task, info=message),
                 )
-        finally:
-            con.close()
     console.print(rich_table(table, f"teacher vs students on {texts} texts, one machine (run {run_id}); "
                                     "ratios = teacher / student (faster_x = student / teacher)"))
     rows = table.to_pylist()
@@ -827,23 +831,32 @@ def compare(
 @app.command()
 def predict(
     ctx: typer.Context,
-    input: str = typer.Argument(..., help="A .jsonl/.csv/.tsv/.parquet file, a folder of .txt, or - for stdin lines."),
+    input: str = typer.Argument(..., help="A .jsonl/.csv/.tsv/.parquet file; a .txt file (one text per line, blank "
+                                "lines skipped); a folder of .txt (one text per file); or - for standard input: JSON "
+                                "lines if the first non-blank line is a JSON object with the text column, else one "
+                                "text per line."),
     model: Optional[str] = typer.Option(None, "--model", help="Student id (default: the newest)."),
     out: Optional[Path] = typer.Option(None, help="Output .jsonl, .csv or .parquet (default: JSON lines on stdout)."),
     store: bool = typer.Option(False, help="Also write `predictions` for texts that are warehouse documents."),
     quantize: bool = typer.Option(False, help="Transformer: int8 dynamic quantisation on CPU."),
     batch_size: int = typer.Option(64, min=1, help="Texts per model call."),
     text_col: str = typer.Option("text", help="Column holding the text."),
-    id_col: Optional[str] = typer.Option(None, help="Column holding the id (default: the warehouse's hash id)."),
+    id_col: Optional[str] = typer.Option(None, help="Column holding the id (default: a column named `id` where a "
+                                         "row has one, else the warehouse's hash id of the text)."),
 ) -> None:
-    """Label new texts with a student: label name and per-category probabilities."""
+    """Label new texts with a student: label name and per-category probabilities.
+
+    Unreadable rows are skipped and counted; exit 1 if rows were read but none labelled.
+
+    --out is written even when there is no text (an empty file)."""
     from admedtagger.students.predict import predict as predict_texts
     from admedtagger.students.registry import load_student
 
     st = state(ctx)
     with user_errors():
-        con = st.open() if store else connect(st.db_path, read_only=True)
-        try:
+        if out is not None:
+            output_file(out)
+        with st.connection(write=store) as con:
             row, student = load_student(con, model, st.config.root, quantize=quantize)
             params = {"input": input, "model_id": row["model_id"], "out": str(out) if out else None,
                       "quantize": quantize, "batch_size": batch_size}
@@ -856,13 +869,14 @@ def predict(
                 )
                 if run:
                     run.metrics = stats.as_dict()
-        finally:
-            con.close()
     err_console.print(
         f"labelled {stats.texts:,} texts with {row['model_id']} in {stats.seconds:.1f} s ({stats.texts_per_s:.1f} texts/s)"
         + (f", stored {stats.stored:,} predictions" if store else "")
         + (f"; skipped {stats.skipped:,} rows (first: {stats.first_skip})" if stats.skipped else "")
-        + (f" -> {out}" if out else ""), highlight=False, soft_wrap=True)
+        + (f"; wrote {stats.texts:,} rows to {out}" if out else ""), highlight=False, soft_wrap=True)
+    if stats.skipped and not stats.texts:
+        err_console.print("[red]error:[/red] no row could be labelled")
+        raise typer.Exit(1)
 
 
 @contextmanager
@@ -881,10 +895,8 @@ def report(
     """Write one self-contained HTML report of every stage that has run."""
     from admedtagger.warehouse.report import write_report
 
-    with user_errors():
-        con = connect(state(ctx).db_path, read_only=True)
-        path = write_report(con, out)
-        con.close()
+    with user_errors(), state(ctx).connection() as con:
+        path = write_report(con, output_file(out))
     console.print(f"wrote {path}")
 
 

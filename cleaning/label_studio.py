@@ -13,10 +13,15 @@ Import reads Label Studio's JSON export (Export -> JSON): a list of tasks, each 
 ``annotations[]``, each annotation with ``result[].value.choices``, ``completed_by``
 (a user id, or an object with an email, depending on the version), ``created_at`` /
 ``updated_at`` and ``was_cancelled``. The latest non-cancelled annotation of a task
-becomes one review (source ``label-studio``, time = the annotation's time): accept when
-the choice equals the given label, relabel for another category, reject for "None of
-these". Tasks that cannot be matched (no id, unknown document, no annotation, unknown
-choice) are reported and change nothing; importing the same export twice adds nothing.
+becomes one review (source ``label-studio``, time = the annotation's time, or the import's
+time for an export without times): accept when the choice equals the given label, relabel
+for another category, reject for "None of these". Tasks that cannot be matched (no id,
+unknown document, no annotation, unknown choice) are reported and change nothing.
+
+Importing the same export twice adds nothing. A decision counts as imported before when
+``reviews`` holds it with the annotation's time; for an annotation without a time, when
+the latest review of the same annotation (same task and annotation ids, in the review's
+note, and the same reviewer) holds the same label.
 """
 
 from __future__ import annotations
@@ -132,21 +137,41 @@ def import_annotations(con: duckdb.DuckDBPyConnection, path: Path) -> ImportRepo
     con.execute("BEGIN TRANSACTION")
     try:
         for doc_id, decision, label, reviewer, created_at, note in rows:
-            exists = con.execute(
-                "SELECT count(*) FROM reviews WHERE source = ? AND doc_id = ? AND label = ? AND reviewer = ? "
-                "AND created_at = ?",
-                [SOURCE, doc_id, label, reviewer, created_at],
-            ).fetchall()[0][0]
-            if exists:
+            if _imported_before(con, doc_id, label, reviewer, created_at, note):
                 report.already += 1
                 continue
-            record(con, doc_id, decision, label, reviewer, note, SOURCE, created_at=created_at)
+            record(con, doc_id, decision, label, reviewer, note, SOURCE,
+                   created_at=created_at or datetime.now())
             report.imported[decision] = report.imported.get(decision, 0) + 1
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
         raise
     return report
+
+
+def _imported_before(con: duckdb.DuckDBPyConnection, doc_id: str, label: int, reviewer: str,
+                     created_at: datetime | None, note: str) -> bool:
+    """Whether this annotation's decision is in ``reviews`` already.
+
+    With a time: a review of this source, document, label, reviewer and time. Without one
+    (exports that lack ``created_at``/``updated_at``): the latest review of the same
+    annotation (same document, reviewer and note, which names the task and annotation ids)
+    holds the same label, so re-importing adds nothing while an annotation changed since
+    the last import (another choice) still becomes a new review.
+    """
+    if created_at is not None:
+        return bool(con.execute(
+            "SELECT count(*) FROM reviews WHERE source = ? AND doc_id = ? AND label = ? AND reviewer = ? "
+            "AND created_at = ?",
+            [SOURCE, doc_id, label, reviewer, created_at],
+        ).fetchall()[0][0])
+    latest = con.execute(
+        "SELECT label FROM reviews WHERE source = ? AND doc_id = ? AND reviewer = ? AND note = ? "
+        "ORDER BY created_at DESC LIMIT 1",
+        [SOURCE, doc_id, reviewer, note],
+    ).fetchall()
+    return bool(latest) and latest[0][0] == label
 
 
 class _Unmatched(Exception):
@@ -186,7 +211,7 @@ def _decision(con: duckdb.DuckDBPyConnection, task, lookup: dict[str, int]) -> t
     kept = [a for a in annotations if not a.get("was_cancelled")]
     if not kept:
         raise _Unmatched("every annotation was cancelled (skipped in Label Studio)")
-    annotation = max(kept, key=lambda a: str(a.get("updated_at") or a.get("created_at") or ""))
+    annotation = max(kept, key=_recency)
     choices = _choices(annotation)
     if not choices:
         raise _Unmatched("the annotation has no choice")
@@ -205,6 +230,13 @@ def _decision(con: duckdb.DuckDBPyConnection, task, lookup: dict[str, int]) -> t
         decision = "accept" if label == given_label(con, doc_id) else "relabel"
     note = f"label-studio task {task.get('id', '?')} annotation {annotation.get('id', '?')}"
     return doc_id, decision, label, _reviewer(annotation.get("completed_by")), _timestamp(annotation), note
+
+
+def _recency(annotation: dict) -> tuple[str, int]:
+    """Sort key for the latest annotation: its time, then its id (Label Studio counts ids up)."""
+    ident = annotation.get("id")
+    number = ident if isinstance(ident, int) else int(ident) if isinstance(ident, str) and ident.isdigit() else -1
+    return str(annotation.get("updated_at") or annotation.get("created_at") or ""), number
 
 
 def _choices(annotation: dict) -> list:
@@ -226,8 +258,8 @@ def _reviewer(completed_by) -> str:
     return f"label-studio:{completed_by}"
 
 
-def _timestamp(annotation: dict) -> datetime:
-    """The annotation's time as local naive time (how every other review time is stored)."""
+def _timestamp(annotation: dict) -> datetime | None:
+    """The annotation's time as local naive time (how every other review time is stored); None without one."""
     for key in ("updated_at", "created_at"):
         value = annotation.get(key)
         if isinstance(value, str):
@@ -236,4 +268,4 @@ def _timestamp(annotation: dict) -> datetime:
             except ValueError:
                 continue
             return moment.astimezone().replace(tzinfo=None) if moment.tzinfo else moment
-    return datetime.now()
+    return None

@@ -20,6 +20,7 @@ import os
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Collection
 
 import duckdb
 import pyarrow as pa
@@ -83,7 +84,9 @@ def latest_flag_run(con: duckdb.DuckDBPyConnection) -> str | None:
     return rows[0][0] if rows else None
 
 
-def _queue_sql(limit: int | None) -> str:
+def _queue_sql(limit: int | None, exclude: bool = False) -> str:
+    """The queue query; ``$run`` is the flag run, and ``$exclude`` (when ``exclude``) a
+    list of doc_ids to leave out."""
     return f"""
         WITH flag_run AS (
             SELECT run_id, started_at, json_extract_string(params, '$.weak_label_run') AS weak_run
@@ -103,18 +106,40 @@ def _queue_sql(limit: int | None) -> str:
         LEFT JOIN weak_labels w ON w.doc_id = f.doc_id AND w.run_id = (SELECT weak_run FROM flag_run)
         WHERE f.run_id = $run
           AND f.doc_id NOT IN (SELECT doc_id FROM ({DECIDED}))
+          {"AND NOT list_contains($exclude, f.doc_id)" if exclude else ""}
         ORDER BY skipped, f.rank
         {"LIMIT " + str(int(limit)) if limit is not None else ""}
     """
 
 
-def pending(con: duckdb.DuckDBPyConnection, limit: int | None = None) -> list[QueueItem]:
-    """The queue (module doc), worst first; empty when no flag run exists."""
+def pending(con: duckdb.DuckDBPyConnection, limit: int | None = None,
+            exclude: Collection[str] = ()) -> list[QueueItem]:
+    """The queue (module doc), worst first, without the ``exclude`` doc_ids; empty when
+    no flag run exists."""
     run_id = latest_flag_run(con)
     if run_id is None:
         return []
-    rows = con.execute(_queue_sql(limit), {"run": run_id}).fetchall()
+    params: dict = {"run": run_id}
+    if exclude:
+        params["exclude"] = list(exclude)
+    rows = con.execute(_queue_sql(limit, exclude=bool(exclude)), params).fetchall()
     return [QueueItem(*row) for row in rows]
+
+
+def queue_size(con: duckdb.DuckDBPyConnection) -> int:
+    """How many documents the queue holds (0 when no flag run exists)."""
+    run_id = latest_flag_run(con)
+    if run_id is None:
+        return 0
+    return con.execute(f"SELECT count(*) FROM ({_queue_sql(None)})", {"run": run_id}).fetchall()[0][0]
+
+
+def effective_decision(con: duckdb.DuckDBPyConnection, doc_id: str) -> tuple[str, int, str | None] | None:
+    """(decision, label, reviewer) of the document's effective decision, None when it has none."""
+    rows = con.execute(
+        f"SELECT decision, label, reviewer FROM ({DECIDED}) WHERE doc_id = ?", [doc_id]
+    ).fetchall()
+    return rows[0] if rows else None
 
 
 def pending_table(con: duckdb.DuckDBPyConnection, limit: int | None = None) -> pa.Table:

@@ -19,12 +19,25 @@ a category name     relabel (canonical, Polish or English name, or a unique pref
 It reads whole lines, not raw keypresses, so scripted answers can be piped in
 (``printf 'a\\n3\\ns\\n' | admedtagger review``). Every decision goes through
 :func:`.review.record`, its own committed transaction, before the next document is shown.
+
+The session holds no connection while it waits for input: DuckDB lets one process write
+a file or several read it, never both, so a connection kept open for a whole session
+would lock everyone else out (even ``admedtagger sql``). It loads a page of the queue
+(texts, weak labels, votes) through a short-lived connection, closes it, and opens a
+writable one only to record a decision (~30 ms: open, check, insert, commit, close).
+Before writing it checks that nobody decided the document meanwhile. When another
+process holds the file, it retries for ``lock_wait`` seconds, then says so and keeps the
+typed decision until the next input line retries it (``q`` gives it up).
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from typing import Callable
+import time
+from collections import Counter, deque
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, ContextManager, Iterator
 
 import duckdb
 from rich.console import Console
@@ -32,16 +45,23 @@ from rich.markup import escape
 from rich.rule import Rule
 from rich.text import Text
 
-from admedtagger.warehouse import categories
+from admedtagger.warehouse import categories, connect
 
-from .review import NONE_LABEL, QueueItem, Review, pending, record, undo
-from .votes import document_votes
+from .errors import CleaningError
+from .review import NONE_LABEL, QueueItem, Review, effective_decision, pending, queue_size, record, undo
+from .votes import CURRENT_VOTES
 
 HELP = (
     "Enter/a accept · 1-{k} or a name: relabel · 0/n: fits no category · s skip · u undo last · "
     "note TEXT · q quit · ? help"
 )
 SOURCE = "terminal"
+PAGE_SIZE = 20  # queue items loaded per short-lived connection
+LOCK_WAIT = 10.0  # seconds to retry while another process holds the warehouse file
+
+# open_connection(write) -> a context manager yielding a connection, closed on exit.
+OpenConnection = Callable[[bool], ContextManager[duckdb.DuckDBPyConnection]]
+Vote = tuple[str, int, "float | None"]
 
 
 class _Categories:
@@ -101,7 +121,7 @@ def parse(line: str, cats: _Categories) -> tuple[str, object]:
     return "unknown", text
 
 
-def show_item(console: Console, con: duckdb.DuckDBPyConnection, item: QueueItem, position: str,
+def show_item(console: Console, item: QueueItem, votes: list[Vote], position: str,
               cats: _Categories, max_chars: int) -> None:
     quality = "-" if item.quality is None else f"{item.quality:.3f}"
     skipped = " · skipped before" if item.skipped else ""
@@ -114,7 +134,6 @@ def show_item(console: Console, con: duckdb.DuckDBPyConnection, item: QueueItem,
     if item.given_label != item.weak_label:
         console.print(f"flagged label: [bold]{escape(cats.show(item.given_label))}[/bold]", highlight=False)
     console.print(f"suggested:  [bold]{escape(cats.show(item.suggested_label))}[/bold]", highlight=False)
-    votes = document_votes(con, item.doc_id)
     cast = [f"{lf}: {cats.show(label)}" + ("" if conf is None else f" ({conf:.2f})")
             for lf, label, conf in votes if label >= 0]
     abstained = [lf for lf, label, _ in votes if label < 0]
@@ -125,76 +144,230 @@ def show_item(console: Console, con: duckdb.DuckDBPyConnection, item: QueueItem,
     console.print(escape(menu), highlight=False)
 
 
-def review_session(con: duckdb.DuckDBPyConnection, reviewer: str, console: Console,
+def warehouse_opener(path: str | Path) -> OpenConnection:
+    """``open_connection`` for :func:`review_session`: a fresh connection to ``path`` per
+    use (read-only unless ``write``), closed when the ``with`` block ends."""
+
+    @contextmanager
+    def open_connection(write: bool) -> Iterator[duckdb.DuckDBPyConnection]:
+        con = connect(path, read_only=not write, create=False)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    return open_connection
+
+
+def is_locked(exc: BaseException | None) -> bool:
+    """Whether ``exc`` (or what it was raised from) is DuckDB's "file locked by another
+    process" error."""
+    while exc is not None:
+        message = str(exc).lower()
+        if isinstance(exc, duckdb.IOException) and ("could not set lock" in message or "conflicting lock" in message):
+            return True
+        exc = exc.__cause__
+    return False
+
+
+@dataclass
+class _Entry:
+    number: int  # its position in this session, from 1
+    item: QueueItem
+    votes: list[Vote]
+
+
+class _Quit(Exception):
+    """The reviewer quit while the warehouse stayed locked."""
+
+
+def _load_page(con: duckdb.DuckDBPyConnection, size: int, seen: set[str]) -> list[tuple[QueueItem, list[Vote]]]:
+    """The next ``size`` queue items not seen in this session, with their current votes."""
+    items = pending(con, size, exclude=seen)
+    if not items:
+        return []
+    votes: dict[str, list[Vote]] = {item.doc_id: [] for item in items}
+    rows = con.execute(
+        f"SELECT doc_id, lf, label, confidence FROM ({CURRENT_VOTES}) WHERE list_contains($ids, doc_id) "
+        "ORDER BY doc_id, lf",
+        {"ids": list(votes)},
+    ).fetchall()
+    for doc_id, lf, label, confidence in rows:
+        votes[doc_id].append((lf, label, confidence))
+    return [(item, votes[item.doc_id]) for item in items]
+
+
+class _Warehouse:
+    """Short-lived connections, retried while another process holds the file."""
+
+    def __init__(self, open_connection: OpenConnection, console: Console, read_line: Callable[[str], str],
+                 lock_wait: float):
+        self.open_connection = open_connection
+        self.console = console
+        self.read_line = read_line
+        self.lock_wait = lock_wait
+
+    def use(self, write: bool, action: Callable[[duckdb.DuckDBPyConnection], object], unsaved: str | None = None):
+        """``action(con)`` on a fresh connection; ``unsaved`` names the typed decision that
+        waits on it. Raises :class:`_Quit` when the file stays locked and the reviewer quits."""
+        while True:
+            deadline = time.monotonic() + self.lock_wait
+            while True:
+                try:
+                    with self.open_connection(write) as con:
+                        return action(con)
+                except Exception as exc:  # noqa: BLE001 - only the lock error is retried
+                    if not is_locked(exc):
+                        raise
+                    reason = str(exc).splitlines()[0]
+                if time.monotonic() >= deadline:
+                    break
+                time.sleep(0.1)
+            waiting = f"{unsaved} is not saved yet" if unsaved else "cannot read the queue"
+            self.console.print(f"the warehouse is locked by another process ({escape(reason)}): {escape(waiting)}; "
+                               "Enter retries, q quits", highlight=False, soft_wrap=True)
+            self.console.file.flush()
+            try:
+                answer = self.read_line("retry> ")
+            except EOFError:
+                answer = "q"
+            if answer.strip().lower() in ("q", "quit", "exit"):
+                raise _Quit(reason)
+
+
+def review_session(open_connection: OpenConnection, reviewer: str, console: Console,
                    read_line: Callable[[str], str] = input, language: str = "pl",
-                   limit: int | None = None, max_chars: int = 4000) -> Counter:
-    """Review the queue until it ends, ``q`` or end of input; returns decisions counted by kind."""
-    queue = pending(con, limit)
+                   limit: int | None = None, max_chars: int = 4000, page_size: int = PAGE_SIZE,
+                   lock_wait: float = LOCK_WAIT) -> Counter:
+    """Review the queue until it ends, ``q`` or end of input; returns decisions counted by kind.
+
+    ``open_connection(write)`` gives a connection for one step (see the module doc and
+    :func:`warehouse_opener`); none is open while ``read_line`` waits.
+    """
+    warehouse = _Warehouse(open_connection, console, read_line, lock_wait)
     counts: Counter = Counter()
-    if not queue:
+    seen: set[str] = set()  # doc_ids loaded in this session: a page never brings them back
+    first_page = page_size if limit is None else min(page_size, limit)
+
+    def start(con: duckdb.DuckDBPyConnection):
+        return _Categories(con, language), queue_size(con), _load_page(con, first_page, seen)
+
+    try:  # writable once: brings an older warehouse schema up to date, as any writing command does
+        cats, total, page = warehouse.use(True, start)
+    except _Quit as exc:
+        raise CleaningError(f"the warehouse is locked by another process: {exc}") from None
+    if limit is not None:
+        total = min(total, limit)
+    if not page:
         console.print("nothing to review: the queue is empty (run `admedtagger flag` first?)")
         return counts
-    cats = _Categories(con, language)
-    console.print(f"{len(queue)} flagged documents to review, worst first; reviewer {escape(reviewer)}")
+    console.print(f"{total} flagged documents to review, worst first; reviewer {escape(reviewer)}")
     console.print(HELP.format(k=len(cats.items)))
-    history: list[tuple[int, Review]] = []
+    upcoming: deque[_Entry] = deque()
+    history: list[tuple[_Entry, Review]] = []
+    loaded = 0
+
+    def queue_up(items: list[tuple[QueueItem, list[Vote]]]) -> None:
+        nonlocal loaded
+        for item, votes in items:
+            loaded += 1
+            seen.add(item.doc_id)
+            upcoming.append(_Entry(loaded, item, votes))
+
+    queue_up(page)
     note: str | None = None
-    index, shown = 0, -1
-    while index < len(queue):
-        item = queue[index]
-        if shown != index:  # a note, help or a typo keeps the document on screen
-            show_item(console, con, item, f"{index + 1}/{len(queue)}", cats, max_chars)
-            shown = index
-        console.file.flush()
-        try:
-            line = read_line("> ")
-        except EOFError:
-            break
-        command, argument = parse(line, cats)
-        if command == "quit":
-            break
-        if command == "help":
-            console.print(HELP.format(k=len(cats.items)))
-            continue
-        if command == "unknown":
-            console.print(f"not understood: {escape(str(argument))!r}; " + HELP.format(k=len(cats.items)))
-            continue
-        if command == "note":
-            if argument is None:
-                try:
-                    argument = read_line("note> ").strip() or None
-                except EOFError:
+    shown: _Entry | None = None
+    try:
+        while True:
+            if not upcoming:
+                room = page_size if limit is None else min(page_size, limit - loaded)
+                page = warehouse.use(False, lambda con: _load_page(con, room, seen)) if room > 0 else []
+                if not page:
+                    console.print("end of the queue")
                     break
-            note = argument
-            console.print(f"note for the next decision: {escape(note or '(none)')}")
-            continue
-        if command == "undo":
-            if not history:
-                console.print("nothing to undo in this session")
+                queue_up(page)
+            entry = upcoming[0]
+            item = entry.item
+            if shown is not entry:  # a note, help or a typo keeps the document on screen
+                show_item(console, item, entry.votes, f"{entry.number}/{max(total, loaded)}", cats, max_chars)
+                shown = entry
+            console.file.flush()
+            try:
+                line = read_line("> ")
+            except EOFError:
+                break
+            command, argument = parse(line, cats)
+            if command == "quit":
+                break
+            if command == "help":
+                console.print(HELP.format(k=len(cats.items)))
                 continue
-            back_to, last = history.pop()
-            undo_row, _ = undo(con, last.review_id, reviewer, source=SOURCE)
-            counts["undo"] += 1
-            console.print(f"undone: {last.decision} on {escape(last.doc_id)} (review {undo_row.review_id})")
-            index, shown = back_to, -1
-            continue
-        if command == "accept" and item.given_label is None:
-            console.print("this document has no given label to accept: pick a category number or 0")
-            continue
-        decision, label = {
-            "accept": ("accept", item.given_label),
-            "label": ("accept" if argument == item.given_label else "relabel", argument),
-            "none": ("reject", NONE_LABEL),
-            "skip": ("skip", None),
-        }[command]
-        saved = record(con, item.doc_id, decision, label, reviewer, note, SOURCE)
-        counts[decision] += 1
-        history.append((index, saved))
-        note = None
-        label_text = "" if label is None else f" {cats.show(label)}"
-        console.print(f"saved: {decision}{escape(label_text)} for {escape(item.doc_id)} (review {saved.review_id})")
-        console.file.flush()
-        index += 1
-    else:
-        console.print("end of the queue")
+            if command == "unknown":
+                console.print(f"not understood: {escape(str(argument))!r}; " + HELP.format(k=len(cats.items)))
+                continue
+            if command == "note":
+                if argument is None:
+                    try:
+                        argument = read_line("note> ").strip() or None
+                    except EOFError:
+                        break
+                note = argument
+                console.print(f"note for the next decision: {escape(note or '(none)')}")
+                continue
+            if command == "undo":
+                if not history:
+                    console.print("nothing to undo in this session")
+                    continue
+                back, last = history.pop()
+                what = f"the undo of {last.decision} on {last.doc_id}"
+                try:
+                    undo_row, _ = warehouse.use(
+                        True, lambda con: undo(con, last.review_id, reviewer, source=SOURCE), unsaved=what)
+                except _Quit:
+                    raise CleaningError(f"quit with the warehouse locked: {what} was not saved") from None
+                except CleaningError as exc:  # undone meanwhile, e.g. by `review undo`
+                    console.print(f"cannot undo: {escape(str(exc))}")
+                    continue
+                counts["undo"] += 1
+                console.print(f"undone: {last.decision} on {escape(last.doc_id)} (review {undo_row.review_id})")
+                upcoming.appendleft(back)
+                continue
+            if command == "accept" and item.given_label is None:
+                console.print("this document has no given label to accept: pick a category number or 0")
+                continue
+            decision, label = {
+                "accept": ("accept", item.given_label),
+                "label": ("accept" if argument == item.given_label else "relabel", argument),
+                "none": ("reject", NONE_LABEL),
+                "skip": ("skip", None),
+            }[command]
+            label_text = "" if label is None else f" {cats.show(label)}"
+
+            def save(con: duckdb.DuckDBPyConnection):
+                other = effective_decision(con, item.doc_id)
+                if other is not None:  # another reviewer decided it since the page was loaded
+                    return other, None
+                return None, record(con, item.doc_id, decision, label, reviewer, note, SOURCE)
+
+            what = f"{decision}{label_text} for {item.doc_id}"
+            try:
+                other, saved = warehouse.use(True, save, unsaved=what)
+            except _Quit:
+                raise CleaningError(f"quit with the warehouse locked: {what} was not saved "
+                                    "(earlier decisions are)") from None
+            upcoming.popleft()
+            note = None
+            if saved is None:
+                by, other_label = other[2] or "someone", "" if other[1] is None else f" {cats.show(other[1])}"
+                counts["decided elsewhere"] += 1
+                console.print(f"not saved: {escape(item.doc_id)} was decided meanwhile by {escape(by)} "
+                              f"({other[0]}{escape(other_label)})", highlight=False)
+            else:
+                counts[decision] += 1
+                history.append((entry, saved))
+                console.print(f"saved: {decision}{escape(label_text)} for {escape(item.doc_id)} "
+                              f"(review {saved.review_id})")
+            console.file.flush()
+    except _Quit:
+        console.print("quit: the warehouse stayed locked")
     return counts

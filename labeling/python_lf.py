@@ -1,7 +1,13 @@
 """Python labelling functions: a decorator for user code, like Snorkel's ``@labeling_function``.
 
-Write a file ``lfs.py`` next to ``admedtagger.toml`` (or list files under ``[label]
-python = [...]``)::
+Write a file, say ``lfs.py`` next to ``admedtagger.toml``, and enable it there: it is code,
+so ``admedtagger label`` imports only the files ``[label] python`` lists (paths or globs,
+relative to the config), never a file merely because it exists::
+
+    [label]
+    python = ["lfs.py"]
+
+with, in ``lfs.py``::
 
     from admedtagger.labeling.python_lf import labeling_function
 
@@ -13,8 +19,8 @@ python = [...]``)::
 
 A function takes one text and returns a category name (canonical, Polish or English,
 any case), a label id, ``None`` / -1 (abstain), or ``(label, confidence)`` with the
-confidence in [0, 1]. ``admedtagger label`` imports the file and runs every decorated
-function in it (kind ``python``). The LF's version is a hash of the function's source
+confidence in [0, 1]. ``admedtagger label`` imports the enabled files and runs every
+decorated function in them (kind ``python``). The LF's version is a hash of the function's source
 code, so editing the function gives it new votes on every document.
 """
 

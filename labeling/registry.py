@@ -8,8 +8,10 @@ A project's LFs, by kind:
   with ``replace = true`` replaces the pack's entries instead of extending them; a
   category the pack does not have gives a new keyword LF). One LF per category:
   ``kw_<category>``.
-* ``python``: every ``@labeling_function`` in ``lfs.py`` next to ``admedtagger.toml``
-  (see :mod:`.python_lf`).
+* ``python``: every ``@labeling_function`` in the files listed under ``[label] python``
+  (see :mod:`.python_lf`). Python LFs are code, so nothing is imported unless the config
+  lists it: an ``lfs.py`` that merely sits next to ``admedtagger.toml`` is ignored, with a
+  note on stderr saying how to enable it.
 * ``embedding``: ``emb_descriptions`` and, with dev gold, ``emb_examples`` (see
   :mod:`.embedding`).
 * ``llm``: the prompt views of :mod:`.llm`, built only when asked for (it loads a model).
@@ -20,7 +22,7 @@ Settings, all optional, in ``admedtagger.toml``::
     kinds = ["keyword", "python", "embedding"]  # run when --kind is not given
     pack = true                                  # use the language pack's lexicon
     lexicons = ["lexicons/*.toml"]               # user lexicon files (globs)
-    python = ["lfs.py"]                          # user files with @labeling_function
+    python = ["lfs.py"]                          # user files with @labeling_function (default: none)
 
     [label.embedding]                            # see labeling/embedding.py
     margin = 0.02
@@ -28,16 +30,20 @@ Settings, all optional, in ``admedtagger.toml``::
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Sequence
 
 import duckdb
 
-from admedtagger.warehouse import Config, UserError, label_lookup
+from admedtagger.warehouse import CONFIG_NAME, Config, UserError, label_lookup
+from admedtagger.warehouse.config import LF_KINDS
 
 from .base import LabelingFunction
 
-KINDS = ("keyword", "python", "embedding", "llm")
+KINDS = LF_KINDS
+# The file the docs suggest for Python LFs; imported only when [label] python lists it.
+PYTHON_LF_FILE = "lfs.py"
 # LLM labelling is slow on a CPU, so it runs only when asked for (--kind llm or --lf).
 DEFAULT_KINDS = ("keyword", "python", "embedding")
 PACKS = Path(__file__).resolve().parent / "packs"
@@ -70,6 +76,28 @@ def _user_files(config: Config, patterns) -> list[Path]:
         matches = sorted(config.root.glob(pattern)) if any(c in pattern for c in "*?[") else [config.root / pattern]
         files.extend(p for p in matches if p.is_file())
     return files
+
+
+def python_lf_files(config: Config) -> list[Path]:
+    """The Python LF files the config enables (``[label] python``); none by default.
+
+    A file is code that runs on import, so it must be named in the config: an ``lfs.py``
+    that only exists is not imported, and a note on stderr says how to enable it.
+    """
+    settings = config.section("label")
+    if "python" in settings:
+        patterns = settings["python"]
+        files = _user_files(config, patterns)
+        named = [p for p in ([patterns] if isinstance(patterns, str) else patterns) if not any(c in p for c in "*?[")]
+        missing = [n for n in named if not (config.root / n).is_file()]
+        if missing:
+            raise RegistryError(f"{config.path}: [label] python lists {', '.join(missing)}, which does not exist")
+        return files
+    candidate = config.root / PYTHON_LF_FILE
+    if candidate.is_file():
+        print(f"note: {candidate} was not imported: Python LFs run only when enabled; add "
+              f'[label] python = ["{PYTHON_LF_FILE}"] to {CONFIG_NAME} to run them', file=sys.stderr)
+    return []
 
 
 def build_lfs(
@@ -124,8 +152,7 @@ def _build_kind(kind: str, con, config: Config, backend: str | None, model: str 
         from .python_lf import load_python_lfs
 
         labels = label_lookup(con)
-        files = _user_files(config, config.section("label").get("python", ["lfs.py"]))
-        return [lf.bind(labels) for path in files for lf in load_python_lfs(path)]
+        return [lf.bind(labels) for path in python_lf_files(config) for lf in load_python_lfs(path)]
     if kind == "embedding":
         from .embedding import embedding_lfs
 

@@ -1,12 +1,21 @@
-"""Label new texts with a student: read any ingest format or stdin lines, write a file.
+"""Label new texts with a student: read any ingest format, a text file or stdin, write a file.
 
-Input: a ``.jsonl``/``.csv``/``.tsv``/``.parquet`` file or a folder of ``.txt`` files (the
-readers of :mod:`admedtagger.warehouse.ingest`), or ``-`` for one text per stdin line.
-Rows the ingest readers cannot read (malformed JSON, a wrong field count) or without a
-text are skipped and counted, as ingest does.
+Input:
 
-Each text's id: the ``id_col`` value when given, the file path for a .txt folder, else
-the warehouse's own id for an unnamed text ('h' + 16 hex digits of its hash).
+- a ``.jsonl``/``.csv``/``.tsv``/``.parquet`` file or a folder of ``.txt`` files (one
+  document per file), read by the readers of :mod:`admedtagger.warehouse.ingest`;
+- a ``.txt`` file: one text per line, blank lines skipped;
+- ``-``, standard input: JSON lines when its first non-blank line is a JSON object that
+  holds the text column (then read like a ``.jsonl`` file), otherwise one text per line.
+
+Rows that cannot be read (malformed JSON, a wrong field count, invalid UTF-8) or without a
+text are skipped and counted, as ingest does. A text column (or a given id column) that a
+CSV/TSV/Parquet file lacks is an error before anything is read.
+
+Each text's id: the ``id_col`` value when given (a row without one is skipped); else the
+value of a column named ``id`` where a row has one; the file's path below the folder for a
+.txt folder; else the warehouse's own id for an unnamed text ('h' + 16 hex digits of the
+hash of its normalised text), which is also the id of every plain text line.
 
 Output rows: ``id``, ``label`` (category name, null = fits no category), ``label_id``
 (-1 = none), ``confidence`` (top probability), and ``p_<category>`` per category, as
@@ -17,12 +26,13 @@ JSON lines, CSV or Parquet by the output file's extension. ``store=True`` also w
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, TextIO
+from typing import BinaryIO, Callable, Iterable, Iterator, TextIO
 
 import duckdb
 import numpy as np
@@ -31,10 +41,11 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from admedtagger.warehouse import UserError
-from admedtagger.warehouse.ingest import detect_format, read_rows, text_hash
+from admedtagger.warehouse.ingest import columns_of, detect_format, read_rows, text_hash
 
 from .abstain import labels_from_probs
 
+DEFAULT_ID_COL = "id"
 OUTPUT_FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
 
 
@@ -60,33 +71,142 @@ class PredictStats:
 
 
 def read_texts(source: str | Path, *, text_col: str = "text", id_col: str | None = None,
-               stdin: TextIO | None = None, stats: PredictStats | None = None) -> Iterator[tuple[str, str]]:
-    """(id, text) pairs from a file, a .txt folder or ``-`` (stdin lines)."""
+               stdin: TextIO | BinaryIO | None = None,
+               stats: PredictStats | None = None) -> Iterator[tuple[str, str]]:
+    """(id, text) pairs from a file, a .txt folder, a .txt file or ``-`` (stdin); see the module doc."""
     stats = stats if stats is not None else PredictStats()
     if str(source) == "-":
-        for line in stdin or sys.stdin:
-            text = line.rstrip("\n")
-            if text.strip():
-                yield "h" + text_hash(text)[:16], text
+        yield from _read_stdin(stdin, text_col, id_col, stats)
         return
     path = Path(source)
     if not path.exists():
         raise PredictError(f"{path}: no such file or folder")
+    if path.is_file() and path.suffix.lower() == ".txt":
+        if id_col is not None:
+            raise PredictError(f"--id-col {id_col}: {path} holds plain text lines, without columns")
+        with path.open("rb") as handle:
+            yield from _plain_lines(handle, str(path), stats)
+        return
     fmt = detect_format(path)
-    text_key, id_key = ("text", "id") if fmt == "txt-folder" else (text_col, id_col)
-    for row in read_rows(path, fmt):
+    if fmt == "txt-folder":
+        yield from _records(read_rows(path, fmt), str(path), "text", "id", True, stats)
+        return
+    try:
+        columns = columns_of(path, fmt)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise PredictError(f"{path}: not a readable {fmt} file: {exc}") from None
+    if columns is not None:
+        missing = [c for c in (text_col, id_col) if c is not None and c not in columns]
+        if missing:
+            raise PredictError(f"{path}: no column {missing[0]!r} (columns: {', '.join(map(str, columns))})")
+    yield from _records(read_rows(path, fmt), str(path), text_col, id_col or DEFAULT_ID_COL, id_col is not None,
+                        stats)
+
+
+def _records(rows: Iterable, where: str, text_key: str, id_key: str, id_required: bool,
+             stats: PredictStats) -> Iterator[tuple[str, str]]:
+    """(id, text) pairs from ingest's rows; unreadable rows and rows without a text are skipped."""
+    for row in rows:
         reason = row.reject
         record = row.record or {}
         text = record.get(text_key)
         if reason is None and (not isinstance(text, str) or not text.strip()):
             reason = f"no text in column {text_key!r}"
-        if reason is None and id_key and record.get(id_key) in (None, ""):
+        given_id = record.get(id_key)
+        if reason is None and id_required and given_id in (None, ""):
             reason = f"no id in column {id_key!r}"
         if reason is not None:
-            stats.skipped += 1
-            stats.first_skip = stats.first_skip or f"{path}:{row.line or '?'}: {reason}"
+            _skip(stats, f"{row.source or where}:{row.line or '?'}: {reason}")
             continue
-        yield (str(record[id_key]) if id_key else "h" + text_hash(text)[:16]), text
+        yield (_hash_id(text) if given_id in (None, "") else str(given_id)), text
+
+
+def _read_stdin(stdin: TextIO | BinaryIO | None, text_col: str, id_col: str | None,
+                stats: PredictStats) -> Iterator[tuple[str, str]]:
+    """Stdin: JSON lines when the first non-blank line is a JSON object holding ``text_col``, else one text
+    per line."""
+    lines = _decoded_lines(stdin if stdin is not None else sys.stdin, "-", stats)
+    first = None
+    for number, line in lines:
+        if line.strip():
+            first = (number, line)
+            break
+    if first is None:
+        return
+    if not _is_json_record(first[1], text_col):
+        if id_col is not None:
+            raise PredictError(
+                f"--id-col {id_col}: standard input holds plain text lines (JSON lines need {text_col!r} "
+                "in the first line's object)")
+        for number, line in itertools.chain([first], lines):
+            if line.strip():
+                yield _hash_id(line), line
+        return
+
+    def json_rows() -> Iterator[_JsonLine]:
+        for number, line in itertools.chain([first], lines):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield _JsonLine(number, reject=f"malformed JSON: {exc.msg}")
+                continue
+            yield (_JsonLine(number, record) if isinstance(record, dict)
+                   else _JsonLine(number, reject="line is not a JSON object"))
+
+    yield from _records(json_rows(), "-", text_col, id_col or DEFAULT_ID_COL, id_col is not None, stats)
+
+
+@dataclass
+class _JsonLine:
+    """One stdin JSON line, shaped like ingest's rows (``line``, ``record``, ``reject``, ``source``)."""
+    line: int
+    record: dict | None = None
+    reject: str | None = None
+    source: str | None = None
+
+
+def _plain_lines(handle: BinaryIO, where: str, stats: PredictStats) -> Iterator[tuple[str, str]]:
+    for _, line in _decoded_lines(handle, where, stats):
+        if line.strip():
+            yield _hash_id(line), line
+
+
+def _decoded_lines(stream: TextIO | BinaryIO, where: str, stats: PredictStats) -> Iterator[tuple[int, str]]:
+    """(line number, text without its line break); a leading BOM is dropped, lines of invalid UTF-8 skipped."""
+    raw_stream = getattr(stream, "buffer", stream)  # bytes where possible: a bad byte skips one line, not all
+    for number, raw in enumerate(raw_stream, start=1):
+        if isinstance(raw, bytes):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                _skip(stats, f"{where}:{number}: invalid UTF-8 at byte {exc.start}")
+                continue
+        else:
+            line = raw
+        if number == 1:
+            line = line.removeprefix("\ufeff")
+        yield number, line.rstrip("\r\n")
+
+
+def _is_json_record(line: str, text_col: str) -> bool:
+    if not line.lstrip().startswith("{"):
+        return False
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError:
+        return False
+    return isinstance(record, dict) and text_col in record
+
+
+def _hash_id(text: str) -> str:
+    return "h" + text_hash(text)[:16]
+
+
+def _skip(stats: PredictStats, where_why: str) -> None:
+    stats.skipped += 1
+    stats.first_skip = stats.first_skip or where_why
 
 
 class OutputWriter:
@@ -101,7 +221,12 @@ class OutputWriter:
         self._handle = None
         self._csv_header = True
 
+    @property
+    def opened(self) -> bool:
+        return self._parquet is not None or self._handle is not None
+
     def write(self, table: pa.Table) -> None:
+        """Append ``table``; an empty one still creates the file (CSV: the header, Parquet: the schema)."""
         if self.fmt == "parquet":
             self._parquet = self._parquet or pq.ParquetWriter(self.out, table.schema)
             self._parquet.write_table(table)
@@ -131,7 +256,7 @@ class OutputWriter:
 def result_table(ids: list[str], probs: np.ndarray, names: list[str], abstain_below: float) -> pa.Table:
     labels = labels_from_probs(probs, abstain_below)
     data = {
-        "id": ids,
+        "id": pa.array(ids, type=pa.string()),
         "label": [names[i] if i >= 0 else None for i in labels],
         "label_id": pa.array(labels, type=pa.int32()),
         "confidence": probs.max(axis=1) if len(probs) else np.zeros(0),
@@ -147,6 +272,9 @@ def predict(student, source: str | Path, *, out: Path | None = None, stream: Tex
             model_id: str | None = None, run_id: str | None = None,
             on_progress: Callable[[int], None] | None = None) -> PredictStats:
     """Label every text of ``source``; write the rows to ``out`` (or ``stream`` as jsonl).
+
+    ``out`` is written even when no text could be read: empty JSON lines, a CSV header, a
+    Parquet file of no rows. Errors in the request (a missing file or column) write nothing.
 
     ``con`` (with ``model_id``) stores predictions for texts that are warehouse documents.
     Texts are read and labelled ``chunk_size`` at a time, so memory stays bounded.
@@ -168,6 +296,9 @@ def predict(student, source: str | Path, *, out: Path | None = None, stream: Tex
             for name in table.column("label").to_pylist():
                 key = name or "(none)"
                 stats.labels[key] = stats.labels.get(key, 0) + 1
+        if out is not None and not writer.opened:  # no text: an empty file, so that later steps find one
+            names = student.category_names
+            writer.write(result_table([], np.zeros((0, len(names))), names, student.abstain_below))
     finally:
         writer.close()
     stats.seconds = time.perf_counter() - started

@@ -5,11 +5,21 @@ its weights (``model.npz`` for tfidf, the ``save_pretrained`` files for transfor
 and ``student.json``: kind, category names, the abstain threshold and the settings it
 was trained with, enough to load it without the warehouse. ``students.path`` stores the
 folder relative to the project folder when it is inside it, so a project can move.
+
+A folder exists only with its ``students`` row. Training writes into a staging folder
+``models/.<model_id>.<pid>.partial`` and, in one DuckDB transaction, renames it to
+``models/<model_id>`` and inserts the row, then commits. A process killed before the
+rename leaves only the staging folder; one killed between the rename and the commit
+leaves a folder whose manifest names this warehouse but that has no row.
+:func:`clean_models_dir`, at the start of every ``train``, removes both kinds of
+leftovers: staging folders whose process is gone, and such orphan folders.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import uuid
 from datetime import datetime
 from pathlib import Path
@@ -28,6 +38,72 @@ class StudentNotFound(UserError):
 
 def new_model_id(kind: str) -> str:
     return f"{kind}-{datetime.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
+
+
+STAGING_SUFFIX = ".partial"
+
+
+def staging_folder(models_dir: Path, model_id: str) -> Path:
+    """Where this process writes ``model_id`` before it is registered (hidden, with our pid)."""
+    return models_dir / f".{model_id}.{os.getpid()}{STAGING_SUFFIX}"
+
+
+def warehouse_path(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The resolved path of the connection's database file; None in memory."""
+    rows = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchall()
+    return str(Path(rows[0][0]).resolve()) if rows and rows[0][0] else None
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie does not; unsure counts as alive)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # e.g. another user's process
+    try:  # Linux: a killed child its parent has not reaped yet is still listed
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def clean_models_dir(con: duckdb.DuckDBPyConnection, models_dir: Path) -> list[str]:
+    """Remove what interrupted ``train`` runs left in ``models_dir``; returns the names removed.
+
+    That is: staging folders (``.<model_id>.<pid>.partial``) of processes that are gone,
+    and folders whose manifest names this warehouse and their own folder as model id but
+    that have no ``students`` row. Anything else (other files, models of another
+    warehouse, folders from before manifests named their warehouse) is left alone.
+    """
+    if not models_dir.is_dir():
+        return []
+    here = warehouse_path(con)
+    registered = {r[0] for r in con.execute("SELECT model_id FROM students").fetchall()}
+    stale = []
+    for entry in sorted(models_dir.iterdir()):
+        if not entry.is_dir() or entry.is_symlink():
+            continue
+        name = entry.name
+        if name.startswith(".") and name.endswith(STAGING_SUFFIX):
+            pid = name[: -len(STAGING_SUFFIX)].rsplit(".", 1)[-1]
+            if pid.isdigit() and not _alive(int(pid)):
+                stale.append(entry)
+        elif not name.startswith(".") and name not in registered and here is not None:
+            try:
+                manifest = json.loads((entry / MANIFEST).read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            if isinstance(manifest, dict) and manifest.get("model_id") == name and manifest.get("warehouse") == here:
+                stale.append(entry)
+    removed = []
+    for entry in stale:
+        shutil.rmtree(entry, ignore_errors=True)
+        if not entry.exists():
+            removed.append(entry.name)
+    return removed
 
 
 def folder_size(folder: Path) -> int:

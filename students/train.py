@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -32,14 +32,20 @@ class TrainResult:
     row: dict  # the students row
     counts: dict
     seconds: float
+    removed: list[str] = field(default_factory=list)  # leftovers of interrupted runs, removed first
 
 
 def train(con: duckdb.DuckDBPyConnection, *, kind: str = "tfidf", models_dir: Path, root: Path | None = None,
           base: str | None = None, soft: bool = True, dev: str = "auto", exclude_flagged: bool = False,
           epochs: int = 3, batch_size: int = 16, max_length: int = 128, lr: float | None = None,
           abstain_below: float | None = None, threads: int | None = None, device: str | None = None,
-          on_progress: ProgressFn | None = None) -> TrainResult:
-    """Train and register a ``kind`` student; ``abstain_below=None`` tunes it on the held-out dev gold."""
+          on_progress: ProgressFn | None = None, on_note: Callable[[str], None] | None = None) -> TrainResult:
+    """Train and register a ``kind`` student; ``abstain_below=None`` tunes it on the held-out dev gold.
+
+    The model is written to a staging folder and moved to ``models_dir/<model_id>`` in the
+    transaction that inserts its ``students`` row (see :mod:`.registry`); leftovers of
+    killed runs are removed first and named through ``on_note``.
+    """
     if kind not in registry.KINDS:
         raise UserError(f"--student must be one of {', '.join(registry.KINDS)}, got {kind!r}")
     if abstain_below is not None and not 0.0 <= abstain_below < 1.0:
@@ -50,32 +56,54 @@ def train(con: duckdb.DuckDBPyConnection, *, kind: str = "tfidf", models_dir: Pa
     started = time.perf_counter()
     packages = ("scikit-learn", "numpy") if kind == "tfidf" else ("torch", "transformers")
     with record_run(con, "train", params, packages=packages) as run:
+        removed = registry.clean_models_dir(con, models_dir)
+        if removed and on_note:
+            on_note(f"removed {len(removed)} leftover(s) of interrupted training runs from {models_dir}: "
+                    + ", ".join(removed))
         data = training_set(con, dev=dev, exclude_flagged=exclude_flagged)
         held_out = held_out_dev(con, dev=dev)
         model_id = registry.new_model_id(kind)
         report = on_progress or (lambda done, total, info: None)
-        if kind == "tfidf":
-            student, base_model = _fit_tfidf(data, soft, report), None
-        else:
-            student, base_model = _fit_transformer(
-                data, held_out, base, soft, epochs, batch_size, max_length, lr, threads, device, report)
-        metrics = {"train_counts": data.counts, "label_model_run": data.label_model_run}
-        metrics.update(_dev_scores(student, held_out, abstain_below))
-        if getattr(student, "history", None):
-            metrics["epochs"] = student.history
-        folder = models_dir / model_id
+        staging, folder = registry.staging_folder(models_dir, model_id), models_dir / model_id
+        staging.mkdir(parents=True)  # present for the whole fit: a killed run leaves it to clean
+        moved = False
         try:
-            _save(student, folder, model_id, base_model, params, max_length)
+            if kind == "tfidf":
+                student, base_model = _fit_tfidf(data, soft, report), None
+            else:
+                student, base_model = _fit_transformer(
+                    data, held_out, base, soft, epochs, batch_size, max_length, lr, threads, device, report)
+            metrics = {"train_counts": data.counts, "label_model_run": data.label_model_run}
+            metrics.update(_dev_scores(student, held_out, abstain_below))
+            if getattr(student, "history", None):
+                metrics["epochs"] = student.history
+            if removed:
+                metrics["removed_leftovers"] = removed
+            _save(student, staging, model_id, base_model, params, max_length, registry.warehouse_path(con))
             metrics["train_seconds"] = round(time.perf_counter() - started, 2)
+            # The rename and the row commit together: a kill before COMMIT leaves a folder
+            # without a row, which the next train recognises by its manifest and removes.
+            con.execute("BEGIN TRANSACTION")
+            staging.rename(folder)
+            moved = True
             row = registry.register(
                 con, model_id=model_id, kind=kind, base_model=base_model, folder=folder, root=root,
                 n_params=student.n_params(), params=params, metrics=metrics, run_id=run.run_id,
             )
+            con.execute("COMMIT")
         except BaseException:
-            shutil.rmtree(folder, ignore_errors=True)  # no folder without its students row
+            _rollback(con)
+            shutil.rmtree(folder if moved else staging, ignore_errors=True)  # no folder without its students row
             raise
         run.metrics = {"model_id": model_id, **metrics, "size_bytes": row["size_bytes"], "n_params": row["n_params"]}
-    return TrainResult(model_id, row, data.counts, time.perf_counter() - started)
+    return TrainResult(model_id, row, data.counts, time.perf_counter() - started, removed)
+
+
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    try:
+        con.execute("ROLLBACK")
+    except duckdb.Error:
+        pass  # no transaction was open
 
 
 def _fit_tfidf(data, soft: bool, report: ProgressFn):
@@ -124,14 +152,13 @@ def _dev_scores(student, held_out, abstain_below: float | None) -> dict:
     }
 
 
-def _save(student, folder: Path, model_id: str, base_model: str | None, params: dict, max_length: int) -> None:
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
+def _save(student, folder: Path, model_id: str, base_model: str | None, params: dict, max_length: int,
+          warehouse: str | None) -> None:
+    """Write the student and its manifest into ``folder`` (an existing, empty staging folder)."""
     student.save(folder)
     registry.write_manifest(folder, {
         "model_id": model_id, "kind": student.kind, "base_model": base_model,
         "category_names": student.category_names, "abstain_below": student.abstain_below,
-        "max_length": max_length, "params": params,
+        "max_length": max_length, "params": params, "warehouse": warehouse,
         "versions": package_versions("numpy", "scikit-learn", "torch", "transformers"),
     })

@@ -111,12 +111,13 @@ def test_csv_bad_rows(con, tmp_path):
     assert reasons[5] == "empty text"
 
 
-def test_missing_column_in_header_rejects_the_file(con, tmp_path):
+def test_missing_column_in_header_is_an_error_and_writes_nothing(con, tmp_path):
+    good = write_jsonl(tmp_path / "good.jsonl", [{"text": TEXTS[0]}])
     path = tmp_path / "a.csv"
     path.write_text("body\nsome text\n", encoding="utf-8")
-    stats = ingest(con, [path])
-    assert stats.inserted == 0
-    assert con.execute("SELECT reason FROM ingest_rejects").fetchall()[0][0].startswith("missing column 'text'")
+    with pytest.raises(IngestError, match=r"a\.csv: no column 'text' \(columns: body\)"):
+        ingest(con, [good, path])  # checked before the first file is read
+    assert count(con, "documents") == 0 and count(con, "ingest_rejects") == 0
 
 
 @pytest.mark.parametrize("name", ["missing.jsonl", "data.xlsx"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -49,6 +50,7 @@ def test_round_trip(demo_con, project, tmp_path):
     flagged_demo(demo_con)
     demo_con.close()
     tasks_file = tmp_path / "ls" / "tasks.json"
+    tasks_file.parent.mkdir()  # --out paths must be in an existing folder
     result = invoke("review", "export", "--format", "label-studio", str(tasks_file), "--limit", "8")
     assert result.exit_code == 0, result.output
     config_file = tmp_path / "ls" / "tasks.label_config.xml"
@@ -136,3 +138,84 @@ def test_bad_exports_are_refused_in_one_line(demo_con, project, tmp_path):
     result = invoke("review", "import", str(path))
     assert result.exit_code == 1 and "task 1: no doc_id in data.meta or data" in result.output
     assert invoke("review", "export", str(tmp_path / "t.json")).exit_code == 2  # no flag run yet
+
+
+def ls_123_task(task_id: int, exported: dict, annotations: list[dict]) -> dict:
+    """One task as Label Studio 1.23's JSON export writes it, here without any created_at/updated_at."""
+    return {
+        "id": task_id, "annotations": annotations, "file_upload": None, "drafts": [], "predictions": [task_id + 500],
+        "data": exported["data"], "meta": {}, "inner_id": task_id - 40, "total_annotations": len(annotations),
+        "cancelled_annotations": 0, "total_predictions": 1, "comment_count": 0, "unresolved_comment_count": 0,
+        "last_comment_updated_at": None, "project": 5, "updated_by": 7, "comment_authors": [],
+    }
+
+
+def ls_123_annotation(annotation_id: int, task_id: int, choice: str, user: int) -> dict:
+    """One annotation as Label Studio 1.23 exports it, minus its times."""
+    return {
+        "id": annotation_id, "completed_by": user,
+        "result": [{"value": {"choices": [choice]}, "id": "Xk2pQ", "from_name": "label", "to_name": "text",
+                    "type": "choices", "origin": "manual"}],
+        "was_cancelled": False, "ground_truth": False, "draft_created_at": None, "lead_time": 6.31,
+        "prediction": {}, "result_count": 1, "unique_id": f"9c3e1d2a-0b7f-4f7e-8a51-{annotation_id:012d}",
+        "import_id": None, "last_action": None, "bulk_created": False, "task": task_id, "project": 5,
+        "updated_by": user, "parent_prediction": task_id + 500, "parent_annotation": None, "last_created_by": None,
+    }
+
+
+def test_reimport_without_annotation_times_adds_nothing(demo_con, project, tmp_path):
+    flagged_demo(demo_con)
+    demo_con.close()
+    tasks_file = tmp_path / "tasks.json"
+    assert invoke("review", "export", "--format", "label-studio", str(tasks_file), "--limit", "3").exit_code == 0
+    tasks = json.loads(tasks_file.read_text(encoding="utf-8"))
+    docs = [t["data"]["doc_id"] for t in tasks]
+    given = [t["data"]["meta"]["given_label"] for t in tasks]
+    other = NAMES[(NAMES.index(given[0]) + 1) % 5]
+
+    def export(second_choice: str) -> Path:
+        exported = [
+            # two annotators; without times the later annotation (the higher id) wins
+            ls_123_task(41, tasks[0], [ls_123_annotation(301, 41, other, 7), ls_123_annotation(305, 41, given[0], 9)]),
+            ls_123_task(42, tasks[1], [ls_123_annotation(302, 42, second_choice, 7)]),
+            ls_123_task(43, tasks[2], []),
+        ]
+        assert not any(k in a for t in exported for a in t["annotations"] for k in ("created_at", "updated_at"))
+        path = tmp_path / "project-5-at-2026-02-10-09-30-1f2e3d4c.json"
+        path.write_text(json.dumps(exported, ensure_ascii=False, indent=2), encoding="utf-8")
+        return path
+
+    def reviews() -> list[tuple]:
+        con = connect(project.db_path())
+        try:
+            return con.execute("SELECT doc_id, decision, label, reviewer, note FROM reviews WHERE source = 'label-studio' "
+                               "ORDER BY created_at").fetchall()
+        finally:
+            con.close()
+
+    path = export("None of these")
+    first = invoke("review", "import", str(path))
+    assert first.exit_code == 0, first.output
+    assert "3 tasks: imported 2 decisions (accept 1, reject 1), 0 imported before, 1 not matched" in first.output
+    expected = [
+        (docs[0], "accept", NAMES.index(given[0]), "label-studio:9", "label-studio task 41 annotation 305"),
+        (docs[1], "reject", -1, "label-studio:7", "label-studio task 42 annotation 302"),
+    ]
+    assert sorted(reviews()) == sorted(expected)
+
+    for _ in range(2):
+        again = invoke("review", "import", str(path))
+        assert again.exit_code == 0, again.output
+        assert "imported 0 decisions (none), 2 imported before, 1 not matched" in again.output
+    assert sorted(reviews()) == sorted(expected)  # no duplicate rows
+
+    # The annotator changes annotation 302 in Label Studio and exports again: that change is new.
+    changed = invoke("review", "import", str(export(given[1])))
+    assert "imported 1 decisions (accept 1), 1 imported before" in changed.output
+    assert reviews()[-1] == (docs[1], "accept", NAMES.index(given[1]), "label-studio:7",
+                             "label-studio task 42 annotation 302")
+    con = connect(project.db_path())
+    gold = dict(con.execute("SELECT doc_id, label FROM gold WHERE source LIKE 'review:%'").fetchall())
+    con.close()
+    assert gold == {docs[0]: NAMES.index(given[0]), docs[1]: NAMES.index(given[1])}
+    assert "imported 0 decisions (none), 2 imported before" in invoke("review", "import", str(path)).output

@@ -174,6 +174,8 @@ def test_cli_run_killed_mid_way_resumes_without_duplicates(demo_con, project):
     demo_con.close()  # one writer process at a time: the CLI opens the file itself
     add_llm_settings(project, views=VIEWS, max_prompt_tokens=48, batch_size=4)
     (project.root / "lfs.py").write_text(LF_FILE, encoding="utf-8")
+    config = project.root / "admedtagger.toml"  # Python LFs are code: loaded only when listed
+    config.write_text(config.read_text(encoding="utf-8") + '\n[label]\npython = ["lfs.py"]\n', encoding="utf-8")
     progress = project.root / "progress.log"
     args = ["--limit", "12", "--batch-size", "3"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -199,7 +201,8 @@ def test_cli_run_killed_mid_way_resumes_without_duplicates(demo_con, project):
     # Whole batches of 3 documents only, and not all of them.
     assert killed.get("llm_direct_pl", 0) == killed.get("llm_persona_pl", 0) == killed["py_progress"]
     assert killed["py_progress"] in (3, 6, 9)
-    assert status == [("running",)]  # the killed run never got to record its end
+    # The killed run never got to record its end; the next writable open (this one) saw it.
+    assert status == [("interrupted",)]
 
     done = subprocess.run(_cli(*args), cwd=project.root, env=env, capture_output=True, text=True,
                           timeout=600)

@@ -1,14 +1,17 @@
-"""Python LFs: the decorator, label resolution, versions from source, lfs.py in a project."""
+"""Python LFs: the decorator, label resolution, versions from source, lfs.py in a project
+(imported only when admedtagger.toml enables it)."""
 
 from __future__ import annotations
 
 import pytest
+from typer.testing import CliRunner
 
+from admedtagger.cli import app
 from admedtagger.labeling.base import ABSTAIN, Vote
 from admedtagger.labeling.python_lf import PythonLFError, labeling_function, load_python_lfs
-from admedtagger.labeling.registry import build_lfs
+from admedtagger.labeling.registry import RegistryError, build_lfs
 from admedtagger.labeling.runner import label
-from admedtagger.warehouse import label_lookup
+from admedtagger.warehouse import label_lookup, load_config
 
 LFS_PY = '''
 from admedtagger.labeling.python_lf import labeling_function
@@ -27,6 +30,26 @@ def py_tnm(text):
 def helper(text):  # not decorated: not an LF
     return 0
 '''
+
+# An lfs.py with a visible side effect on import: a marker file beside it.
+MARKER_LFS_PY = '''
+from pathlib import Path
+from admedtagger.labeling.python_lf import labeling_function
+
+Path(__file__).with_name("IMPORTED").write_text("lfs.py ran")
+
+
+@labeling_function(name="py_marker")
+def marker(text):
+    return None
+'''
+
+
+def enable(project, setting: str = '["lfs.py"]'):
+    """Append ``[label] python = ...`` to the project's config and read it again."""
+    path = project.root / "admedtagger.toml"
+    path.write_text(path.read_text(encoding="utf-8") + f"\n[label]\npython = {setting}\n", encoding="utf-8")
+    return load_config(path)
 
 
 def test_decorator_resolves_names_ids_and_confidences(con):
@@ -71,9 +94,9 @@ def test_version_follows_the_source_code():
     assert first.spec["source_sha256"] != first_again.spec["source_sha256"]
 
 
-def test_lfs_py_in_the_project_is_found_and_run(demo_con, project):
+def test_enabled_lfs_py_is_found_and_run(demo_con, project):
     (project.root / "lfs.py").write_text(LFS_PY, encoding="utf-8")
-    lfs = build_lfs(demo_con, project, kinds=["python"])
+    lfs = build_lfs(demo_con, enable(project), kinds=["python"])
     assert [lf.name for lf in lfs] == ["py_mammography", "py_tnm"]
     result = label(demo_con, lfs)
     assert result.documents == 640
@@ -91,3 +114,60 @@ def test_a_broken_lfs_py_is_a_user_error(tmp_path):
     path.write_text("import no_such_module_here\n", encoding="utf-8")
     with pytest.raises(PythonLFError, match="lfs.py: importing it failed: ModuleNotFoundError"):
         load_python_lfs(path)
+
+
+def test_lfs_py_that_is_not_enabled_is_never_imported(con, project, capsys):
+    (project.root / "lfs.py").write_text(MARKER_LFS_PY, encoding="utf-8")
+    assert build_lfs(con, project, kinds=["python"]) == []
+    assert not (project.root / "IMPORTED").exists()
+    note = capsys.readouterr().err
+    assert "lfs.py was not imported" in note and '[label] python = ["lfs.py"]' in note
+    # Nor by the default kinds, nor by asking for LFs by name.
+    with pytest.raises(RegistryError, match="no labelling function named"):
+        build_lfs(con, project, names=["py_marker"])
+    assert not (project.root / "IMPORTED").exists()
+
+
+def test_label_command_ignores_a_lfs_py_that_is_not_enabled(project):
+    (project.root / "lfs.py").write_text(MARKER_LFS_PY, encoding="utf-8")
+    result = CliRunner().invoke(app, ["label", "--kind", "python"], catch_exceptions=False)
+    assert not (project.root / "IMPORTED").exists()
+    assert result.stderr.count("was not imported") == 1, result.output
+    # Enabled, the same command imports it.
+    enable(project)
+    result = CliRunner().invoke(app, ["label", "--kind", "python"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert (project.root / "IMPORTED").read_text() == "lfs.py ran"
+
+
+def test_python_setting_takes_globs_and_refuses_missing_files(con, project):
+    (project.root / "lfs").mkdir()
+    (project.root / "lfs" / "a.py").write_text(LFS_PY, encoding="utf-8")
+    (project.root / "lfs.py").write_text(MARKER_LFS_PY, encoding="utf-8")
+    config = enable(project, '["lfs/*.py"]')
+    assert [lf.name for lf in build_lfs(con, config, kinds=["python"])] == ["py_mammography", "py_tnm"]
+    assert not (project.root / "IMPORTED").exists()  # lfs.py is not listed
+    with pytest.raises(RegistryError, match="python lists gone.py, which does not exist"):
+        build_lfs(con, _with_python(project, '"gone.py"'), kinds=["python"])
+
+
+def _with_python(project, setting: str):
+    path = project.root / "admedtagger.toml"
+    text = path.read_text(encoding="utf-8").rsplit("\n[label]\n", 1)[0]
+    path.write_text(text + f"\n[label]\npython = {setting}\n", encoding="utf-8")
+    return load_config(path)
+
+
+def test_init_says_python_lfs_must_be_enabled(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ADMEDTAGGER_DB", raising=False)
+    result = CliRunner().invoke(app, ["init"], catch_exceptions=False)
+    assert result.exit_code == 0
+    lines = [line for line in result.stderr.splitlines() if "Python LFs" in line]
+    assert len(lines) == 1 and '[label] python = ["lfs.py"]' in lines[0]
+    # The rendered config carries the commented example; uncommented, it enables lfs.py.
+    text = (tmp_path / "admedtagger.toml").read_text(encoding="utf-8")
+    assert '# [label]\n# python = ["lfs.py"]' in text
+    (tmp_path / "admedtagger.toml").write_text(
+        text.replace('# [label]\n# python = ["lfs.py"]', '[label]\npython = ["lfs.py"]'), encoding="utf-8")
+    assert load_config(tmp_path / "admedtagger.toml").section("label") == {"python": ["lfs.py"]}

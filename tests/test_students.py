@@ -289,3 +289,131 @@ def test_predict_stores_matches_by_text_and_writes_parquet(weak_con, project, tm
     assert [label for _, label in stored] == table["label_id"][:5]
     view = weak_con.execute("SELECT count(*) FROM labelled_corpus WHERE student_label IS NOT NULL").fetchall()[0][0]
     assert view == 5
+
+
+# --- a killed `train` leaves no model folder without its students row (issue 10, item 9) ---
+
+import os  # noqa: E402
+import shutil  # noqa: E402
+import signal  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from admedtagger.warehouse import connect, ingest  # noqa: E402
+
+EXE = Path(sys.executable).parent / "admedtagger"
+
+
+def larger_weak_warehouse(con, tmp_path, copies: int = 6) -> None:
+    """The demo corpus plus ``copies`` reworded copies of each text (no gold), all with
+    noisy weak labels in one label-model run: a training run that takes a few seconds."""
+    demo = con.execute("SELECT d.doc_id, d.text, g.label FROM documents d JOIN gold g USING (doc_id)").fetchall()
+    extra = tmp_path / "copies.jsonl"
+    with extra.open("w", encoding="utf-8") as handle:
+        for i in range(copies):
+            for doc_id, text, _ in demo:
+                handle.write(json.dumps({"id": f"{doc_id}-c{i}", "text": f"{text} Wizyta kontrolna nr {i}."},
+                                        ensure_ascii=False) + "\n")
+    ingest(con, [extra], id_col="id")
+    rng = random.Random(5)
+    gold = {doc_id: label for doc_id, _, label in demo}
+    rows = []
+    for (doc_id,) in con.execute("SELECT doc_id FROM documents ORDER BY doc_id").fetchall():
+        label = gold[doc_id.split("-c")[0]]
+        if label < 0:
+            continue
+        if rng.random() < 0.2:
+            label = rng.choice([c for c in range(K) if c != label])
+        probs = [0.05] * K
+        probs[label] = 0.8
+        rows.append((doc_id, label, probs))
+    with record_run(con, "label-model", {"test": "copies"}) as run:
+        con.executemany("INSERT INTO weak_labels (run_id, doc_id, label, probs, confidence, model) "
+                        "VALUES (?, ?, ?, ?, 0.8, 'noisy')", [(run.run_id, *row) for row in rows])
+
+
+def model_folders(models: Path) -> set[str]:
+    return {p.name for p in models.iterdir() if p.is_dir()} if models.is_dir() else set()
+
+
+def student_ids(project) -> set[str]:
+    con = connect(project.db_path(), read_only=True)
+    try:
+        return {r[0] for r in con.execute("SELECT model_id FROM students").fetchall()}
+    finally:
+        con.close()
+
+
+def test_a_killed_train_leaves_a_staging_folder_that_the_next_train_removes(demo_con, project, tmp_path):
+    larger_weak_warehouse(demo_con, tmp_path)
+    demo_con.close()
+    models = project.root / "models"
+    proc = subprocess.Popen([EXE, "train", "--student", "tfidf"], cwd=project.root,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 300
+        staging = []
+        while not staging and proc.poll() is None and time.monotonic() < deadline:
+            staging = [p for p in models.glob(".*.partial")] if models.is_dir() else []
+            time.sleep(0.01)
+        assert staging, f"no staging folder appeared (exit {proc.poll()}): {proc.stderr.read() if proc.poll() is not None else ''}"
+        os.kill(proc.pid, signal.SIGKILL)  # mid-training: the folder exists from before the fit to the commit
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    left = model_folders(models)
+    assert left == {staging[0].name}, "killed mid-training: only its staging folder, no model folder"
+    assert student_ids(project) == set()
+    assert staging[0].name == f".{staging[0].name[1:].split('.')[0]}.{proc.pid}.partial"
+
+    again = subprocess.run([EXE, "train", "--student", "tfidf"], cwd=project.root, capture_output=True, text=True,
+                           timeout=600)
+    assert again.returncode == 0, again.stderr
+    output = again.stdout + again.stderr
+    assert f"removed 1 leftover(s) of interrupted training runs from {models}: {staging[0].name}" in output
+    ids = student_ids(project)
+    assert len(ids) == 1 and model_folders(models) == ids, "the students table matches the model folders"
+    con = connect(project.db_path(), read_only=True)
+    statuses = dict(con.execute("SELECT status, count(*) FROM runs WHERE stage = 'train' GROUP BY status").fetchall())
+    removed = con.execute("SELECT metrics->>'$.removed_leftovers' FROM runs WHERE stage = 'train' AND status = 'ok'"
+                          ).fetchall()[0][0]
+    con.close()
+    assert statuses.get("ok") == 1 and statuses.get("running", 0) == 0
+    assert json.loads(removed) == [staging[0].name]
+
+
+def test_train_removes_orphan_folders_of_this_warehouse_only(weak_con, project):
+    """A folder renamed into place whose students row never committed (a kill between the
+    two) is removed by the next train; other folders in models/ are left alone."""
+    models = project.root / "models"
+    first = train(weak_con, kind="tfidf", models_dir=models, root=project.root)
+    assert first.removed == [] and model_folders(models) == {first.model_id}
+    # the same state as a kill before COMMIT: the folder in place, no row
+    weak_con.execute("DELETE FROM students WHERE model_id = ?", [first.model_id])
+    other = models / "tfidf-other-warehouse"
+    shutil.copytree(models / first.model_id, other)
+    manifest = registry.read_manifest(other)
+    manifest.update(model_id=other.name, warehouse="/somewhere/else.duckdb")
+    registry.write_manifest(other, manifest)
+    (models / "notes").mkdir()
+    (models / "notes" / "README.txt").write_text("mine", encoding="utf-8")
+    live = models / f".tfidf-live.{os.getpid()}.partial"  # a run in progress (this process)
+    live.mkdir()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = models / f".tfidf-dead.{int(dead.stdout)}.partial"
+    stale.mkdir()
+
+    notes = []
+    second = train(weak_con, kind="tfidf", models_dir=models, root=project.root, on_note=notes.append)
+    assert sorted(second.removed) == sorted([first.model_id, stale.name])
+    assert notes == [f"removed 2 leftover(s) of interrupted training runs from {models}: "
+                     + ", ".join(sorted([stale.name, first.model_id]))]
+    assert model_folders(models) == {second.model_id, other.name, "notes", live.name}
+    assert registry.read_manifest(models / second.model_id)["warehouse"] == str(project.db_path().resolve())
+    registered = {r[0] for r in weak_con.execute("SELECT model_id FROM students").fetchall()}
+    assert registered == {second.model_id}
+

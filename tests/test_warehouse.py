@@ -6,7 +6,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from admedtagger.warehouse import connect, load_config, record_run
+from admedtagger.warehouse import WarehouseError, connect, load_config, record_run
 from admedtagger.warehouse.config import ConfigError
 from admedtagger.warehouse.query import QueryError, export_parquet, run_sql
 from admedtagger.warehouse.schema import SCHEMA_VERSION, current_version, migrate
@@ -31,7 +31,7 @@ def test_newer_file_is_refused(tmp_path):
     con = connect(path)
     con.execute("INSERT INTO schema_version (version) VALUES (?)", [SCHEMA_VERSION + 1])
     con.close()
-    with pytest.raises(RuntimeError, match="newer"):
+    with pytest.raises(WarehouseError, match="newer"):
         connect(path)
 
 

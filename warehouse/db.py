@@ -26,39 +26,86 @@ class WarehouseError(UserError):
     pass
 
 
-def connect(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open (creating if needed) a warehouse file and bring its schema up to date.
+def connect(path: str | Path, read_only: bool = False, create: bool = True) -> duckdb.DuckDBPyConnection:
+    """Open a warehouse file and bring its schema up to date.
 
     ``read_only=True`` opens an existing file without upgrading it: nothing written
-    through that connection can reach the file.
+    through that connection can reach the file, and other processes may read it at the
+    same time. ``create=False`` refuses to create a missing file (commands other than
+    ``init`` and ``ingest`` must not leave an empty warehouse behind a typo). No folder is
+    ever created here: a missing parent folder is an error, not a new folder.
+
+    A writable open also marks runs that were left 'running' by a process that died as
+    'interrupted': DuckDB lets one process write at a time, so a 'running' row not owned
+    by this process belongs to a process that is gone.
     """
     path = Path(path)
-    if read_only:
-        if not path.exists():
-            raise WarehouseError(f"no warehouse at {path}: run `admedtagger init` or `ingest` first")
-        con = _open(path, read_only=True)
+    if path.is_dir():
+        raise WarehouseError(f"{path} is a folder, not a warehouse file (--db names the .duckdb file)")
+    if not path.exists():
+        if read_only or not create:
+            raise WarehouseError(f"no warehouse at {path}: run `admedtagger init` (or `admedtagger ingest`) first")
+        if not path.parent.is_dir():
+            raise WarehouseError(f"cannot create {path}: folder {path.parent} does not exist")
+    con = _open(path, read_only=read_only)
+    try:
         version = current_version(con)
-        if version != SCHEMA_VERSION:
-            con.close()
+        if version == 0:
+            tables = [r[0] for r in con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' ORDER BY 1").fetchall()]
+            if tables:
+                raise WarehouseError(
+                    f"{path} is a DuckDB file but not an admedtagger warehouse (it has tables "
+                    f"{', '.join(tables[:5])}{', ...' if len(tables) > 5 else ''} and no schema_version): "
+                    "choose another --db")
+        if version > SCHEMA_VERSION:
             raise WarehouseError(
-                f"{path} has schema version {version}, this admedtagger uses {SCHEMA_VERSION}: "
-                "run any writing command (e.g. `admedtagger status --upgrade`) to upgrade it"
-            )
+                f"{path} has schema version {version}, newer than this admedtagger knows ({SCHEMA_VERSION}): "
+                "upgrade admedtagger (pip install -U admedtagger)")
+        if read_only:
+            if version == 0:
+                raise WarehouseError(f"{path} is an empty DuckDB file: run `admedtagger init` first")
+            if version < SCHEMA_VERSION:
+                raise WarehouseError(
+                    f"{path} has schema version {version}, this admedtagger uses {SCHEMA_VERSION}: "
+                    "run `admedtagger init` in the project to upgrade it")
+            return con
+        try:
+            migrate(con)
+            _mark_dead_runs(con)
+        except duckdb.Error as exc:
+            raise WarehouseError(f"cannot write to {path}: {_first_line(exc)}") from exc
         return con
-    path.parent.mkdir(parents=True, exist_ok=True)
-    con = _open(path, read_only=False)
-    migrate(con)
-    return con
+    except BaseException:
+        con.close()
+        raise
 
 
 def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
     try:
         con = duckdb.connect(str(path), read_only=read_only)
-    except duckdb.IOException as exc:
-        message = str(exc).splitlines()[0]
-        raise WarehouseError(f"cannot open {path}: {message}") from exc
+    except duckdb.Error as exc:
+        raise WarehouseError(f"cannot open {path}: {_first_line(exc)}") from exc
     con.execute("SET enable_progress_bar = false")  # DuckDB's own bar would draw over ours
     return con
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+# Runs recorded by this process and not finished yet: a writable open elsewhere in this
+# process must not mistake them for the runs of a dead process.
+_LIVE_RUNS: set[str] = set()
+
+
+def _mark_dead_runs(con: duckdb.DuckDBPyConnection) -> None:
+    live = sorted(_LIVE_RUNS) or [""]
+    con.execute(
+        "UPDATE runs SET status = 'interrupted', ended_at = coalesce(ended_at, current_timestamp::TIMESTAMP) "
+        "WHERE status = 'running' AND NOT list_contains(?, run_id)",
+        [live],
+    )
 
 
 def sync_categories(con: duckdb.DuckDBPyConnection, config: Config) -> None:
@@ -139,13 +186,14 @@ def record_run(
     """Record a stage run in ``runs``: 'running' at once (committed), then ok/failed/interrupted.
 
     The row is written before any work so that a killed process leaves a trace; its
-    status stays 'running', which ``status`` reports as such.
+    status stays 'running' until the next writable :func:`connect` marks it 'interrupted'.
     """
     run = Run(run_id=f"{stage}-{datetime.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}", stage=stage, params=params or {})
     con.execute(
         "INSERT INTO runs (run_id, stage, started_at, status, params, versions) VALUES (?, ?, ?, 'running', ?, ?)",
         [run.run_id, stage, datetime.now(), json.dumps(run.params, default=str), json.dumps(package_versions(*packages))],
     )
+    _LIVE_RUNS.add(run.run_id)
     status = "failed"
     try:
         yield run
@@ -156,6 +204,7 @@ def record_run(
     finally:
         if status != "ok":
             _rollback_open_transaction(con)
+        _LIVE_RUNS.discard(run.run_id)
         con.execute(
             "UPDATE runs SET ended_at = ?, status = ?, metrics = ? WHERE run_id = ?",
             [datetime.now(), status, json.dumps(run.metrics, default=str), run.run_id],

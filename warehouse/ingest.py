@@ -1,12 +1,24 @@
 """Ingest: stream texts from files into ``documents``, bad rows into ``ingest_rejects``.
 
 Formats, picked by extension: ``.jsonl``/``.ndjson`` (one JSON object per line),
-``.csv``, ``.tsv``, ``.parquet``, and folders (every ``*.txt`` below them is one document,
-its id the path relative to the folder without the extension).
+``.csv``, ``.tsv``, ``.parquet``, and folders. A folder is read recursively: every
+``*.txt`` below it is one document, its id the path relative to the folder without the
+extension; every ``.jsonl``/``.ndjson``/``.csv``/``.tsv``/``.parquet`` below it is read as
+if it had been named on its own; any other file (and hidden ones, such as ``.DS_Store``)
+is skipped and listed in :attr:`IngestStats.skipped` with the reason.
+
+Before any row is written the inputs are checked (:func:`plan_ingest`): a missing file, an
+unknown format, an unreadable Parquet footer, a column missing from a CSV/TSV header or a
+Parquet schema, a Parquet column of the wrong type, or a JSONL key found in none of the
+first rows is a :class:`IngestError` and nothing is changed. A UTF-8 byte-order mark is
+dropped (CSV, TSV, JSONL, .txt).
 
 Rows are read one at a time and written in batches, each batch in one transaction, so
 memory stays constant whatever the corpus size and a killed ingest loses at most the
-batch in flight; re-running it skips what is already stored.
+batch in flight; re-running it skips what is already stored. A bad row becomes an
+``ingest_rejects`` row (file, line, reason, the start of the row): unreadable bytes,
+malformed JSON or CSV (including a quote left open to the end of the file), a text that
+is not a string, an id that is neither a string nor an integer, an unknown label.
 
 Ids: the user's id column when given, else ``'h'`` + the first 16 hex digits of the
 BLAKE2b hash of the normalised text (Unicode NFC, whitespace runs collapsed to one
@@ -18,6 +30,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import itertools
 import json
 import re
 import sys
@@ -25,7 +38,7 @@ import time
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 
 import duckdb
 import pyarrow as pa
@@ -37,8 +50,10 @@ from .errors import UserError
 
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "tsv", ".parquet": "parquet"}
 RAW_EXCERPT_CHARS = 200
-_REASON_KIND = re.compile(r"[^:('\"0-9]*")  # "malformed JSON: ..." -> "malformed JSON"
-  # what undecodable bytes become under surrogateescape
+JSONL_PROBE_ROWS = 1000  # a JSONL key found in none of a file's first rows is an error, not per-row rejects
+UTF8_BOM = b"\xef\xbb\xbf"
+_UTF16_32_BOMS = (b"\xff\xfe", b"\xfe\xff")  # also the start of the UTF-32 LE mark
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")  # what a text file iterated with newline="" splits on
 
 
 class IngestError(UserError):
@@ -55,7 +70,9 @@ class IngestStats:
     rejected: int = 0
     gold_imported: int = 0
     seconds: float = 0.0
-    reject_reasons: dict[str, int] = field(default_factory=dict)
+    reject_reasons: dict[str, int] = field(default_factory=dict)  # reject kind -> count
+    files_skipped: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file in a folder, why it was not read)
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -67,6 +84,28 @@ class _Row:
     record: dict | None = None  # the parsed row, None when unreadable
     reject: str | None = None
     raw: str | None = None
+    kind: str | None = None  # the reject's kind, for summaries; the reason itself when None
+    source: str | None = None  # the file, where it is not the input being read (.txt in a folder)
+
+
+@dataclass
+class _Unit:
+    """One input to read: a file, or a folder's .txt files (read as one stream)."""
+
+    path: Path
+    fmt: str  # jsonl, csv, tsv, parquet or txt-folder
+    files: tuple[Path, ...] = ()  # txt-folder: the .txt files
+
+
+@dataclass
+class IngestPlan:
+    """Checked inputs (see :func:`plan_ingest`): what :func:`ingest` will read and what it skips."""
+
+    units: list[_Unit]
+    skipped: list[tuple[str, str]]
+    text_col: str
+    id_col: str | None
+    label_col: str | None
 
 
 def normalise(text: str) -> str:
@@ -96,20 +135,55 @@ def _excerpt(raw: str | bytes) -> str:
     return raw[:RAW_EXCERPT_CHARS]
 
 
+def _one_line(message: object) -> str:
+    return " ".join(str(message).split())
+
+
+def _value_kind(value: object) -> str:
+    """How a non-string value reads in a reason: 'a number', 'an array', ..."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, float):
+        return "a decimal number"
+    if isinstance(value, int):
+        return "a number"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, (list, tuple)):
+        return "an array"
+    if isinstance(value, (bytes, bytearray)):
+        return "bytes"
+    return f"a {type(value).__name__}"
+
+
+def _names(names: Sequence[str], limit: int = 30) -> str:
+    shown = [n if len(n) <= 40 else n[:39] + "…" for n in map(str, names[:limit])]
+    more = f", … ({len(names)} in all)" if len(names) > limit else ""
+    return ", ".join(shown) + more
+
+
+# --- readers: one _Row per row -------------------------------------------------------------
+
+
 def _read_jsonl(path: Path) -> Iterator[_Row]:
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
+            if number == 1:
+                raw = raw.removeprefix(UTF8_BOM)
             if not raw.strip():
                 continue
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
-                yield _Row(number, reject=f"invalid UTF-8 at byte {exc.start}", raw=_excerpt(raw))
+                yield _Row(number, reject=f"invalid UTF-8 at byte {exc.start}", raw=_excerpt(raw),
+                           kind="invalid UTF-8")
                 continue
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
-                yield _Row(number, reject=f"malformed JSON: {exc.msg}", raw=_excerpt(line))
+                yield _Row(number, reject=f"malformed JSON: {exc.msg}", raw=_excerpt(line), kind="malformed JSON")
                 continue
             if not isinstance(record, dict):
                 yield _Row(number, reject="line is not a JSON object", raw=_excerpt(line))
@@ -117,59 +191,118 @@ def _read_jsonl(path: Path) -> Iterator[_Row]:
             yield _Row(number, record)
 
 
+def _open_delimited(path: Path):
+    # utf-8-sig: a byte-order mark (Excel's "CSV UTF-8") would otherwise stick to the first column name
+    return path.open("r", encoding="utf-8-sig", errors="surrogateescape", newline="")
+
+
 def _read_delimited(path: Path, delimiter: str) -> Iterator[_Row]:
+    """Rows of a CSV/TSV file, each with the line it starts on.
+
+    ``strict`` quoting: a quote closed and followed by more text (``"a"b``), the sign of
+    a stray quote that swallowed the rows after it, makes the row a reject instead of
+    silently merging lines; a quote still open at the end of the file is rejected with
+    the line it was opened on and the number of lines it swallowed.
+    """
     csv.field_size_limit(sys.maxsize)
-    with path.open("r", encoding="utf-8", errors="surrogateescape", newline="") as handle:
-        reader = csv.reader(handle, delimiter=delimiter)
+    with _open_delimited(path) as handle:
+        reader = csv.reader(handle, delimiter=delimiter, strict=True)
         try:
             header = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
-            raise IngestError(f"{path}: unreadable header: {exc}") from exc
+            raise IngestError(f"{path}: unreadable header: {_one_line(exc)}") from exc
         width = len(header)
+        end = reader.line_num
         while True:
+            start = end + 1
             try:
                 values = next(reader)
             except StopIteration:
                 return
             except csv.Error as exc:
-                yield _Row(reader.line_num, reject=f"malformed row: {exc}")
+                end = reader.line_num
+                if "unexpected end of data" in str(exc):
+                    yield _unterminated_quote(path, delimiter, start, end)
+                    return
+                span = f"line {start}" if end <= start else f"lines {start}-{end}"
+                yield _Row(start, reject=f"malformed row: {_one_line(exc)} ({span})", kind="malformed row")
                 continue
+            end = reader.line_num
             if not values:
                 continue
             if len(values) != width:
                 yield _Row(
-                    reader.line_num,
+                    start,
                     reject=f"malformed row: {len(values)} fields, header has {width}",
                     raw=_excerpt(delimiter.join(values)),
+                    kind="malformed row",
                 )
                 continue
-            yield _Row(reader.line_num, dict(zip(header, values)))
+            yield _Row(start, dict(zip(header, values)))
+
+
+def _unterminated_quote(path: Path, delimiter: str, start: int, end: int) -> _Row:
+    """The reject for a row whose quoted field is still open at the end of the file (line ``end``).
+
+    The row is parsed again, leniently, from its first line: its last field then holds
+    everything after the opening quote, so its line breaks say on which line the quote
+    was opened.
+    """
+    with _open_delimited(path) as handle:
+        lines = itertools.islice(handle, start - 1, None)
+        values = next(csv.reader(lines, delimiter=delimiter), [""])
+    tail = values[-1] if values else ""
+    breaks = len(_LINE_BREAK.findall(tail))
+    opened = end + 1 - breaks if tail.endswith(("\n", "\r")) else end - breaks
+    opened = min(max(opened, start), end)
+    where = f" (in the row starting on line {start})" if opened > start else ""
+    reason = (f"unterminated quote: the quote opened on line {opened}{where} runs to the end of the file "
+              f"(line {end}), swallowing {end - opened} more line{'' if end - opened == 1 else 's'}")
+    return _Row(opened, reject=reason, raw=_excerpt(delimiter.join(values)), kind="unterminated quote")
 
 
 def _read_parquet(path: Path) -> Iterator[_Row]:
     try:
         parquet = pq.ParquetFile(path)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise IngestError(f"{path}: not a readable Parquet file: {exc}") from exc
-    number = 0
-    for batch in parquet.iter_batches(batch_size=10_000):
-        for record in batch.to_pylist():
-            number += 1
-            yield _Row(number, record)
+    except (pa.ArrowException, OSError) as exc:
+        raise IngestError(f"{path}: not a readable Parquet file ({_one_line(exc)})") from exc
+    with parquet:
+        first = 1  # row number of the row group's first row
+        for group in range(parquet.num_row_groups):  # a damaged row group costs its own rows, not the file's
+            size = parquet.metadata.row_group(group).num_rows
+            batches = parquet.iter_batches(batch_size=10_000, row_groups=[group])
+            number = first - 1
+            while True:
+                try:
+                    batch = next(batches)
+                except StopIteration:
+                    break
+                except (pa.ArrowException, OSError) as exc:
+                    last = first + size - 1
+                    span = f"row {last}" if number + 1 == last else f"rows {number + 1}-{last}"
+                    yield _Row(number + 1, reject=f"unreadable Parquet data ({span}): {_one_line(exc)}",
+                               kind="unreadable Parquet data")
+                    break
+                for record in batch.to_pylist():
+                    number += 1
+                    yield _Row(number, record)
+            first += size
 
 
-def _read_txt_folder(path: Path) -> Iterator[_Row]:
-    for file in sorted(path.rglob("*.txt")):
+def _read_txt_folder(path: Path, files: Sequence[Path] | None = None) -> Iterator[_Row]:
+    """One row per .txt file (default: every ``*.txt`` below ``path``); rejects name the file as their source."""
+    for file in sorted(path.rglob("*.txt")) if files is None else files:
         relative = file.relative_to(path).with_suffix("").as_posix()
-        raw = file.read_bytes()
+        raw = file.read_bytes().removeprefix(UTF8_BOM)
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            yield _Row(None, reject=f"{relative}.txt: invalid UTF-8 at byte {exc.start}", raw=_excerpt(raw))
+            yield _Row(None, reject=f"invalid UTF-8 at byte {exc.start}", raw=_excerpt(raw), kind="invalid UTF-8",
+                       source=str(file))
             continue
-        yield _Row(None, {"id": relative, "text": text, "file": f"{relative}.txt"})
+        yield _Row(None, {"id": relative, "text": text, "file": f"{relative}.txt"}, source=str(file))
 
 
 def read_rows(path: Path, fmt: str) -> Iterator[_Row]:
@@ -185,11 +318,142 @@ def read_rows(path: Path, fmt: str) -> Iterator[_Row]:
 def columns_of(path: Path, fmt: str) -> list[str] | None:
     """Column names known before reading rows (CSV/TSV header, Parquet schema), else None."""
     if fmt == "parquet":
-        return pq.ParquetFile(path).schema_arrow.names
+        with pq.ParquetFile(path) as parquet:
+            return parquet.schema_arrow.names
     if fmt in ("csv", "tsv"):
-        with path.open("r", encoding="utf-8", errors="surrogateescape", newline="") as handle:
+        with _open_delimited(path) as handle:
             return next(csv.reader(handle, delimiter="," if fmt == "csv" else "\t"), [])
     return None
+
+
+# --- checks before anything is written -----------------------------------------------------
+
+
+def plan_ingest(
+    paths: Sequence[str | Path], *, text_col: str = "text", id_col: str | None = None, label_col: str | None = None
+) -> IngestPlan:
+    """Check the inputs and list what will be read; raise :class:`IngestError` (nothing written) when
+    a path is missing or of an unknown format, a folder holds nothing to read, or a file cannot
+    give the named columns (see the module docstring)."""
+    units: list[_Unit] = []
+    skipped: list[tuple[str, str]] = []
+    for raw_path in paths:
+        path = Path(raw_path)
+        if not path.exists():
+            raise IngestError(f"{path}: no such file or folder")
+        if not path.is_dir():
+            units.append(_Unit(path, detect_format(path)))
+            continue
+        texts, others, passed = [], [], []
+        for file in sorted(p for p in path.rglob("*") if p.is_file()):
+            relative = file.relative_to(path)
+            suffix = file.suffix.lower()
+            if any(part.startswith(".") for part in relative.parts):
+                passed.append((str(file), "hidden file"))
+            elif suffix == ".txt":
+                texts.append(file)
+            elif suffix in FORMATS:
+                others.append(_Unit(file, FORMATS[suffix]))
+            else:
+                passed.append((str(file), f"unsupported file type {suffix or '(no extension)'!r}"))
+        if not texts and not others:
+            listed = f" (skipped: {_names([Path(p).name for p, _ in passed], 5)})" if passed else ""
+            raise IngestError(f"{path}: no .txt, {', '.join(sorted(FORMATS))} file in the folder{listed}")
+        if texts:
+            units.append(_Unit(path, "txt-folder", tuple(texts)))
+        units.extend(others)
+        skipped.extend(passed)
+    for unit in units:
+        if unit.fmt != "txt-folder":
+            _check_file(unit.path, unit.fmt, text_col, id_col, label_col)
+    return IngestPlan(units, skipped, text_col, id_col, label_col)
+
+
+def _check_file(path: Path, fmt: str, text_col: str, id_col: str | None, label_col: str | None) -> None:
+    wanted = [(text_col, "text")] + [(c, role) for c, role in ((id_col, "id"), (label_col, "label")) if c]
+    if fmt == "parquet":
+        _check_parquet(path, wanted)
+        return
+    with path.open("rb") as handle:
+        start = handle.read(4)
+    if start.startswith(_UTF16_32_BOMS) or start.startswith(b"\x00\x00\xfe\xff"):
+        raise IngestError(f"{path}: the file is UTF-16 or UTF-32 encoded; save it as UTF-8")
+    if fmt == "jsonl":
+        _check_jsonl(path, wanted)
+        return
+    with _open_delimited(path) as handle:
+        try:  # strict, as the rows will be read: a header with a stray quote is refused here, not half-way
+            columns = next(csv.reader(handle, delimiter="," if fmt == "csv" else "\t", strict=True), None)
+        except csv.Error as exc:
+            raise IngestError(f"{path}: unreadable header: {_one_line(exc)}") from exc
+    if columns == []:
+        raise IngestError(f"{path}: the first line is blank; it must be the header (the column names)")
+    if columns is not None:  # an empty file has no header: it becomes a reject while reading
+        _check_columns(path, [name for name, _ in wanted], columns)
+
+
+def _check_columns(path: Path, wanted: list[str], columns: Sequence[str]) -> None:
+    for name in wanted:
+        if name not in columns:
+            raise IngestError(f"{path}: no column {name!r} (columns: {_names(columns)}){_did_you_mean(name, columns)}")
+        if list(columns).count(name) > 1:
+            raise IngestError(f"{path}: column {name!r} appears {list(columns).count(name)} times in the header")
+
+
+def _did_you_mean(name: str, columns: Sequence[str]) -> str:
+    close = [c for c in columns if c.strip().lower() == name.strip().lower()]
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _check_parquet(path: Path, wanted: list[tuple[str, str]]) -> None:
+    try:
+        with pq.ParquetFile(path) as parquet:
+            schema = parquet.schema_arrow
+    except (pa.ArrowException, OSError) as exc:
+        raise IngestError(f"{path}: not a readable Parquet file ({_one_line(exc)})") from exc
+    _check_columns(path, [name for name, _ in wanted], schema.names)
+    for name, role in wanted:
+        kind = schema.field(name).type
+        value = kind.value_type if pa.types.is_dictionary(kind) else kind
+        is_string = pa.types.is_string(value) or pa.types.is_large_string(value) or (
+            getattr(pa.types, "is_string_view", lambda _: False)(value))
+        if is_string or (role != "text" and pa.types.is_integer(value)):
+            continue
+        allowed = "a string column" if role == "text" else "a string or integer column"
+        raise IngestError(f"{path}: column {name!r} is of type {kind}; the {role} column must be {allowed}")
+
+
+def _check_jsonl(path: Path, wanted: list[tuple[str, str]]) -> None:
+    """A key that none of the first :data:`JSONL_PROBE_ROWS` objects holds is a misnamed column."""
+    keys: dict[str, None] = {}
+    objects = 0
+    whole_file = True
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if objects >= JSONL_PROBE_ROWS:
+                whole_file = False
+                break
+            if number == 1:
+                raw = raw.removeprefix(UTF8_BOM)
+            if not raw.strip():
+                continue
+            try:
+                record = json.loads(raw)
+            except ValueError:  # malformed JSON or UTF-8: rejected while reading
+                continue
+            if isinstance(record, dict):
+                objects += 1
+                keys.update(dict.fromkeys(map(str, record)))
+    if not objects:
+        return
+    scope = f"any of its {objects} JSON objects" if whole_file else f"its first {objects} JSON objects"
+    for name, _ in wanted:
+        if name not in keys:
+            found = list(keys)
+            raise IngestError(f"{path}: no key {name!r} in {scope} (keys: {_names(found)}){_did_you_mean(name, found)}")
+
+
+# --- writing ---------------------------------------------------------------------------------
 
 
 class _Batch:
@@ -198,8 +462,9 @@ class _Batch:
     def __init__(self) -> None:
         self.documents: dict[str, list] = {k: [] for k in ("doc_id", "text", "text_hash", "source", "meta")}
         self.lines: list[int | None] = []
+        self.origins: list[str] = []  # the file each document came from, for rejects found at write time
         self.labels: list[int | None] = []
-        self.rejects: list[tuple] = []  # (source, line, reason, raw)
+        self.rejects: list[tuple] = []  # (source, line, reason, raw, kind)
         self.repeats = 0  # the same id and text again within the input
         self.seen_ids: dict[str, str] = {}
         self.seen_hashes: dict[str, str] = {}
@@ -210,7 +475,7 @@ class _Batch:
 
 def ingest(
     con: duckdb.DuckDBPyConnection,
-    paths: list[str | Path],
+    paths: Sequence[str | Path] | IngestPlan,
     *,
     text_col: str = "text",
     id_col: str | None = None,
@@ -222,32 +487,29 @@ def ingest(
 ) -> IngestStats:
     """Read ``paths`` into the warehouse; return counts of what happened to the rows.
 
-    Inputs: files or folders (see the module docstring); ``text_col``, ``id_col`` and
-    ``label_col`` name the columns (folders use the file name as id). ``label_col``
-    records the given labels in ``gold_imports`` (source ``FILE#COLUMN``); names are
-    matched against the categories case-insensitively, and "other"/"none"/"inne" mean
-    "fits no category" (-1). ``on_progress`` receives the number of rows read so far.
+    Inputs: files or folders (see the module docstring), or an :class:`IngestPlan` from
+    :func:`plan_ingest` (whose columns then win over the arguments); ``text_col``,
+    ``id_col`` and ``label_col`` name the columns (a folder's .txt files use the file name
+    as id). ``label_col`` records the given labels in ``gold_imports`` (source
+    ``FILE#label``); names are matched against the categories case-insensitively, as are
+    category ids, and "other"/"none"/"inne" mean "fits no category" (-1). ``on_progress``
+    receives the number of rows read so far.
 
-    Raises :class:`IngestError` before reading anything if a path is missing or of an
-    unknown format; every problem inside a file becomes an ``ingest_rejects`` row.
+    Raises :class:`IngestError` before writing anything when :func:`plan_ingest` refuses
+    the inputs; every problem inside a file becomes an ``ingest_rejects`` row.
     """
     started = time.perf_counter()
-    resolved = []
-    for raw_path in paths:
-        path = Path(raw_path)
-        if not path.exists():
-            raise IngestError(f"{path}: no such file or folder")
-        resolved.append((path, detect_format(path)))
-    labels = label_lookup(con) if label_col else {}
-    stats = IngestStats()
+    plan = paths if isinstance(paths, IngestPlan) else plan_ingest(
+        paths, text_col=text_col, id_col=id_col, label_col=label_col)
+    labels = label_lookup(con) if plan.label_col else {}
+    stats = IngestStats(files_skipped=len(plan.skipped), skipped=list(plan.skipped))
     # Committed batches collect in the write-ahead log and are folded into the file every
     # 256 MB: checkpointing after every batch (the 16 MB default) made ingest 2-4x slower.
     # A crash loses nothing committed: DuckDB replays the log on the next open.
     threshold = con.execute("SELECT current_setting('checkpoint_threshold')").fetchall()[0][0]
     con.execute("SET checkpoint_threshold = '256MB'")
     try:
-        _ingest_files(con, resolved, stats, text_col, id_col, label_col, labels, max_text_chars,
-                      batch_size, run_id, on_progress)
+        _ingest_files(con, plan, stats, labels, max_text_chars, batch_size, run_id, on_progress)
     finally:
         con.execute(f"SET checkpoint_threshold = '{threshold}'")
     con.execute("CHECKPOINT")
@@ -255,29 +517,25 @@ def ingest(
     return stats
 
 
-def _ingest_files(con: duckdb.DuckDBPyConnection, resolved: list[tuple[Path, str]], stats: IngestStats,
-                  text_col: str, id_col: str | None, label_col: str | None, labels: dict[str, int],
+def _ingest_files(con: duckdb.DuckDBPyConnection, plan: IngestPlan, stats: IngestStats, labels: dict[str, int],
                   max_text_chars: int, batch_size: int, run_id: str | None,
                   on_progress: Callable[[int], None] | None) -> None:
-    for path, fmt in resolved:
-        stats.files += 1
-        source = str(path)
+    for unit in plan.units:
+        stats.files += len(unit.files) if unit.fmt == "txt-folder" else 1
+        source = str(unit.path)
+        rows = _read_txt_folder(unit.path, unit.files) if unit.fmt == "txt-folder" else read_rows(unit.path, unit.fmt)
         batch = _Batch()
-        columns = columns_of(path, fmt)
-        missing = [c for c in (text_col, id_col, label_col) if c and columns is not None and c not in columns]
-        if missing and fmt != "txt-folder":
-            reason = f"missing column {missing[0]!r} (columns: {', '.join(columns)})"
-            batch.rejects.append((source, None, reason, None))
-            _write_batch(con, batch, source, run_id, stats)
-            continue
-        for row in read_rows(path, fmt):
+        read_before = stats.rows_read
+        for row in rows:
             stats.rows_read += 1
-            _add_row(batch, row, source, fmt, text_col, id_col, label_col, labels, max_text_chars)
+            _add_row(batch, row, source, unit.fmt, plan.text_col, plan.id_col, plan.label_col, labels, max_text_chars)
             if len(batch) >= batch_size:
                 _write_batch(con, batch, source, run_id, stats)
                 batch = _Batch()
                 if on_progress:
                     on_progress(stats.rows_read)
+        if stats.rows_read == read_before:  # not one row, not even a bad one: say so
+            batch.rejects.append((source, None, "no rows in the file", None, "no rows in the file"))
         _write_batch(con, batch, source, run_id, stats)
         if on_progress:
             on_progress(stats.rows_read)
@@ -285,28 +543,36 @@ def _ingest_files(con: duckdb.DuckDBPyConnection, resolved: list[tuple[Path, str
 
 def _add_row(batch: _Batch, row: _Row, source: str, fmt: str, text_col: str, id_col: str | None,
              label_col: str | None, labels: dict[str, int], max_text_chars: int) -> None:
-    def reject(reason: str, raw: str | None = None) -> None:
-        batch.rejects.append((source, row.line, reason, raw))
+    origin = row.source or source
+
+    def reject(reason: str, raw: str | None = None, kind: str | None = None) -> None:
+        batch.rejects.append((origin, row.line, reason, raw, kind or reason))
 
     if row.reject:
-        reject(row.reject, row.raw)
+        reject(row.reject, row.raw, row.kind)
         return
     record = row.record
     if fmt == "txt-folder":
         text_key, id_key, label_key = "text", "id", None
     else:
         text_key, id_key, label_key = text_col, id_col, label_col
+
+    def whole_row() -> str:
+        return _excerpt(json.dumps(record, ensure_ascii=False, default=str))
+
     if text_key not in record:
-        reject(f"missing column {text_key!r}", _excerpt(json.dumps(record, ensure_ascii=False, default=str)))
+        reject(f"missing column {text_key!r}", whole_row())
         return
     text = record[text_key]
     if not isinstance(text, str):
-        text = "" if text is None else str(text)
+        reject(f"text is {_value_kind(text)}, not a string", whole_row())
+        return
     if not text.strip():
         reject("empty text")
         return
     if len(text) > max_text_chars:
-        reject(f"text longer than {max_text_chars} characters ({len(text)})", _excerpt(text))
+        reject(f"text longer than {max_text_chars} characters ({len(text)})", _excerpt(text),
+               f"text longer than {max_text_chars} characters")
         return
     try:
         digest = text_hash(text)
@@ -314,36 +580,47 @@ def _add_row(batch: _Batch, row: _Row, source: str, fmt: str, text_col: str, id_
         reject("invalid UTF-8 in the text", _excerpt(text.encode("utf-8", "replace")))
         return
     if id_key:
-        if id_key not in record or record[id_key] in (None, ""):
+        given = record.get(id_key)
+        if given is None or given == "":
             reject(f"missing id in column {id_key!r}", _excerpt(text))
             return
-        doc_id = str(record[id_key])
+        if isinstance(given, bool) or not isinstance(given, (str, int)):
+            shown = f" ({given!r})" if isinstance(given, (bool, float)) else ""
+            reject(f"id is {_value_kind(given)}{shown}, not a string or an integer", whole_row(),
+                   f"id is {_value_kind(given)}, not a string or an integer")
+            return
+        doc_id = str(given)
     else:
         doc_id = "h" + digest[:16]
     label = None
-    if label_key and record.get(label_key) not in (None, ""):
-        name = str(record[label_key]).strip().lower()
+    given_label = record.get(label_key) if label_key else None
+    if given_label is not None and given_label != "":
+        if isinstance(given_label, bool) or not isinstance(given_label, (str, int)):
+            reject(f"label is {_value_kind(given_label)}, not a category name or id", whole_row())
+            return
+        name = str(given_label).strip().lower()
         if name in NONE_LABELS:
             label = -1
         elif name in labels:
             label = labels[name]
         else:
-            reject(f"unknown label {record[label_key]!r} in column {label_key!r}", _excerpt(text))
+            reject(f"unknown label {given_label!r} in column {label_key!r}", _excerpt(text), "unknown label")
             return
     previous_hash = batch.seen_ids.get(doc_id)
     if previous_hash is not None:
         if previous_hash == digest:
             batch.repeats += 1
         else:
-            reject(f"id {doc_id!r} repeated with a different text")
+            reject(f"id {doc_id!r} repeated with a different text", None, "id repeated with a different text")
         return
     if digest in batch.seen_hashes:
-        reject(f"duplicate text of document {batch.seen_hashes[digest]!r}", _excerpt(text))
+        reject(f"duplicate text of document {batch.seen_hashes[digest]!r}", _excerpt(text), "duplicate text")
         return
     batch.seen_ids[doc_id] = digest
     batch.seen_hashes[digest] = doc_id
     meta = {k: v for k, v in record.items() if k not in (text_key, id_key, label_key)}
     batch.lines.append(row.line)
+    batch.origins.append(origin)
     batch.documents["doc_id"].append(doc_id)
     batch.documents["text"].append(text)
     batch.documents["text_hash"].append(digest)
@@ -383,9 +660,11 @@ def _write_batch(con: duckdb.DuckDBPyConnection, batch: _Batch, source: str, run
                     if batch.labels[i] is not None:
                         keep[i] = None  # stored already: only its gold label may be new
                 elif same_id:
-                    rejects.append((source, batch.lines[i], f"id {doc_id!r} already holds a different text", None))
+                    rejects.append((batch.origins[i], batch.lines[i], f"id {doc_id!r} already holds a different text",
+                                    None, "id already holds a different text"))
                 else:
-                    rejects.append((source, batch.lines[i], f"duplicate text of document {existing_id!r}", None))
+                    rejects.append((batch.origins[i], batch.lines[i], f"duplicate text of document {existing_id!r}",
+                                    None, "duplicate text"))
             new_rows = table.filter(pa.array([k is True for k in keep]))
             con.register("new_rows", new_rows)
             con.execute("INSERT INTO documents (doc_id, text, text_hash, source, meta) SELECT * FROM new_rows")
@@ -425,8 +704,7 @@ def _write_batch(con: duckdb.DuckDBPyConnection, batch: _Batch, source: str, run
                     stats.duplicates += 1
                 else:
                     stats.rejected += 1
-                    kind = _REASON_KIND.match(r[2]).group(0).strip()
-                    stats.reject_reasons[kind] = stats.reject_reasons.get(kind, 0) + 1
+                    stats.reject_reasons[r[4]] = stats.reject_reasons.get(r[4], 0) + 1
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

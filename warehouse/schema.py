@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import duckdb
 
+from .errors import UserError
+
 # Version 1: the corpus and the bookkeeping every stage shares.
 _V1 = """
 CREATE TABLE documents (
@@ -234,7 +236,7 @@ def migrate(con: duckdb.DuckDBPyConnection, target: int = SCHEMA_VERSION) -> lis
     """
     version = current_version(con)
     if version > SCHEMA_VERSION:
-        raise RuntimeError(
+        raise UserError(
             f"warehouse schema version {version} is newer than this admedtagger "
             f"(knows up to {SCHEMA_VERSION}): upgrade admedtagger"
         )
