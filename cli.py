@@ -14,9 +14,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Annotated, Iterator, Optional
 
-import duckdb
 import pyarrow as pa
 import typer
 from rich.console import Console
@@ -24,19 +23,10 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from admedtagger.warehouse import (
-    CONFIG_NAME,
-    Config,
-    UserError,
-    connect,
-    ingest as ingest_files,
-    load_config,
-    record_run,
-    render_config,
-    sync_categories,
-)
+from admedtagger.warehouse import CONFIG_NAME, Config, UserError, load_config
 from admedtagger.warehouse import query
 from admedtagger.warehouse.paths import output_file, output_folder
+from admedtagger.warehouse.project import init_project, open_warehouse
 
 app = typer.Typer(
     help="Weak-supervision labelling of medical texts: LLM and keyword labelling functions, "
@@ -57,6 +47,11 @@ class OutputFormat(str, Enum):
     parquet = "parquet"
 
 
+# The output options every command that prints a table shares (see :func:`emit`).
+FormatOption = Annotated[OutputFormat, typer.Option("--format", "-f", help="table, csv, json (lines) or parquet.")]
+OutOption = Annotated[Optional[Path], typer.Option("--out", help="Write to this file (csv, json or parquet) instead of printing.")]
+
+
 @dataclass
 class State:
     config: Config
@@ -66,21 +61,9 @@ class State:
     def db_path(self) -> Path:
         return self.config.db_path(self.db_override)
 
-    @contextmanager
-    def connection(self, write: bool = False, create: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        """The warehouse for one command, closed when the block ends (error or not).
-
-        Read-only unless ``write``: commands that only read work on a read-only file and
-        beside other readers. Writing connections bring the schema up to date and store the
-        taxonomy; only ``create`` (init, ingest) may create a missing warehouse file.
-        """
-        con = connect(self.db_path, read_only=not write, create=create)
-        try:
-            if write and not con.execute("SELECT count(*) FROM categories").fetchall()[0][0]:
-                sync_categories(con, self.config)
-            yield con
-        finally:
-            con.close()
+    def connection(self, write: bool = False, create: bool = False):
+        """The project's warehouse for one command (see :func:`open_warehouse`)."""
+        return open_warehouse(self.config, self.db_override, write=write, create=create)
 
 
 def state(ctx: typer.Context) -> State:
@@ -144,7 +127,7 @@ def main_options(
         ctx.obj = State(config=load_config(), db_override=db)
 
 
-# --- foundation: init, ingest, sql, export, status ---------------------------------------
+# --- project and warehouse: init, ingest, sql, export, status
 
 
 @app.command()
@@ -156,31 +139,16 @@ def init(
 ) -> None:
     """Write admedtagger.toml (taxonomy, language, paths) and create the warehouse."""
     with user_errors():
-        if language not in ("pl", "en"):
-            raise UserError(f"--language must be pl or en, got {language!r}")
-        output_folder(folder, "init").mkdir(exist_ok=True)
-        config_path = folder / CONFIG_NAME
-        keep = config_path.exists() and not force
-        previous = config_path.read_bytes() if config_path.exists() else None
-        if not keep:
-            config_path.write_text(render_config(language), encoding="utf-8")
-        try:
-            config = load_config(config_path)
-            st = State(config=config, db_override=state(ctx).db_override)
-            with st.connection(write=True, create=True) as con:
-                sync_categories(con, config)
-        except BaseException:
-            # A warehouse that cannot be opened leaves the folder as it was.
-            if not keep:
-                config_path.write_bytes(previous) if previous is not None else config_path.unlink()
-            raise
-        err_console.print(f"{config_path} exists; kept it (use --force to overwrite)" if keep else f"wrote {config_path}")
-        err_console.print(f"warehouse ready at {st.db_path}")
-        enabled = config.section("label").get("python")
-        err_console.print(
-            f"Python LFs enabled in {CONFIG_NAME}: [label] python = {json.dumps(enabled)}" if enabled is not None else
-            f"Python LFs are code and never run unless enabled: to run lfs.py, add [label] python = [\"lfs.py\"] "
-            f"to {CONFIG_NAME}", markup=False, highlight=False, soft_wrap=True)
+        result = init_project(folder, language, force=force, db=state(ctx).db_override)
+    config = result.config
+    err_console.print(f"wrote {config.path}" if result.config_written else
+                      f"{config.path} exists; kept it (use --force to overwrite)", markup=False, highlight=False)
+    err_console.print(f"warehouse ready at {result.db_path}", markup=False, highlight=False)
+    enabled = config.section("label").get("python")
+    err_console.print(
+        f"Python LFs enabled in {CONFIG_NAME}: [label] python = {json.dumps(enabled)}" if enabled is not None else
+        f"Python LFs are code and never run unless enabled: to run lfs.py, add [label] python = [\"lfs.py\"] "
+        f"to {CONFIG_NAME}", markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -194,29 +162,25 @@ def ingest(
     batch_size: int = typer.Option(20_000, min=1, help="Rows per committed batch."),
 ) -> None:
     """Load texts into `documents`; bad rows go to `ingest_rejects` with file, line and reason."""
-    from admedtagger.warehouse.ingest import plan_ingest
+    from admedtagger.warehouse.ingest import plan_ingest, run_ingest
 
     st = state(ctx)
     with user_errors():
         # Missing files or columns, unreadable Parquet: refused before the warehouse is touched.
         plan = plan_ingest(paths, text_col=text_col, id_col=id_col, label_col=label_col)
-        params = {"paths": [str(p) for p in paths], "text_col": text_col, "id_col": id_col, "label_col": label_col}
-        with st.connection(write=True, create=True) as con, record_run(con, "ingest", params) as run, \
-                progress_bar() as bar:
+        with st.connection(write=True, create=True) as con, progress_bar() as bar:
             task = bar.add_task("ingest", total=None, info="")
-            stats = ingest_files(
-                con, plan, text_col=text_col, id_col=id_col, label_col=label_col,
-                max_text_chars=st.config.max_text_chars, batch_size=batch_size, run_id=run.run_id,
+            stats = run_ingest(
+                con, plan, max_text_chars=st.config.max_text_chars, batch_size=batch_size,
                 on_progress=lambda n: bar.update(task, completed=n, info=f"{n:,} rows"),
             )
-            run.metrics = stats.as_dict()
     console.print(
         f"ingested {stats.inserted:,} new documents from {stats.rows_read:,} rows in {stats.seconds:.1f} s "
         f"({stats.already_present:,} already present, {stats.duplicates:,} duplicates, "
         f"{stats.rejected:,} rejected, {stats.gold_imported:,} gold labels)"
     )
-    for reason, count in sorted(stats.reject_reasons.items(), key=lambda kv: -kv[1]):
-        console.print(f"  rejected {count:,}: {reason}", highlight=False, markup=False)
+    for phrase, count in stats.reject_summary():
+        console.print(f"  rejected {count:,}: {phrase}", highlight=False, markup=False)
     if stats.rejected:
         console.print("  details: admedtagger sql \"select * from ingest_rejects\"")
     if stats.files_skipped:
@@ -235,8 +199,8 @@ def ingest(
 def sql(
     ctx: typer.Context,
     statement: str = typer.Argument(..., help="One SQL query (read-only)."),
-    format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f"),
-    out: Optional[Path] = typer.Option(None, help="Write to this file instead of printing."),
+    format: FormatOption = OutputFormat.table,
+    out: OutOption = None,
     allow_file_access: bool = typer.Option(
         False, "--allow-file-access",
         help="Let the query read your files (read_csv, read_parquet, glob, ...). Still read-only, one statement, "
@@ -265,7 +229,7 @@ def export(ctx: typer.Context, folder: Path = typer.Argument(..., help="Output f
 @app.command()
 def status(
     ctx: typer.Context,
-    format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f"),
+    format: FormatOption = OutputFormat.table,
 ) -> None:
     """Counts per table, the categories and the latest runs."""
     with user_errors():
@@ -281,7 +245,7 @@ def status(
         emit(counts, format)
 
 
-# --- labeling (issue 3): label ---------------------------------------------------------
+# --- labelling functions: label
 
 
 class LFKind(str, Enum):
@@ -319,10 +283,8 @@ def label(
     Votes are committed batch by batch: an interrupted run keeps what it finished and a rerun
     continues; a changed lexicon, prompt or function gets new votes everywhere.
     """
-    import time as _time
-
     from admedtagger.labeling.registry import build_lfs
-    from admedtagger.labeling.runner import label as run_label
+    from admedtagger.labeling.runner import apply_lfs
 
     st = state(ctx)
     options = {k: v for k, v in {"base_url": base_url, "max_prompt_tokens": max_prompt_tokens}.items() if v}
@@ -336,14 +298,14 @@ def label(
                 )
 
                 def show(p) -> None:
-                    eta = "?" if p.eta_seconds is None else _time.strftime("%H:%M:%S", _time.gmtime(p.eta_seconds))
+                    eta = "?" if p.eta_seconds is None else time.strftime("%H:%M:%S", time.gmtime(p.eta_seconds))
                     bar.update(task, description="labelling", completed=p.done, total=p.total,
                                info=f"{p.texts_per_s:,.1f} texts/s · ETA {eta} · abstain {p.abstain_rate:.0%}")
 
                 bar.update(task, description=f"{len(lfs)} LFs: finding work")
                 params = {"kinds": sorted({x.kind for x in lfs}), "backend": backend.value if backend else None,
                           "model": model, "options": options}
-                result = run_label(con, lfs, limit=limit, batch_size=batch_size, params=params, on_progress=show)
+                result = apply_lfs(con, lfs, limit=limit, batch_size=batch_size, params=params, on_progress=show)
     if not result.documents:
         console.print(f"run {result.run_id}: nothing to do, every selected LF has voted on every document "
                       f"({len(result.lfs)} LFs)")
@@ -364,7 +326,7 @@ def label(
     console.print(summary)
 
 
-# --- label model (issue 4): label-model, lfs --------------------------------------------
+# --- label model: label-model, lfs
 
 
 class LabelModelChoice(str, Enum):
@@ -387,7 +349,8 @@ def label_model(
     seed: Optional[int] = typer.Option(None, help="Random seed (default 0)."),
 ) -> None:
     """Combine the LFs' votes into weak labels (Snorkel, majority vote or confidence-weighted)."""
-    from admedtagger.labeling.label_model import Options, run_label_model
+    from admedtagger.labeling.label_model import fit_label_model
+    from admedtagger.labeling.selection import Options
 
     st = state(ctx)
     with user_errors():
@@ -398,7 +361,7 @@ def label_model(
         with st.connection(write=True) as con:
             with progress_bar() as bar:
                 task = bar.add_task("label model", total=None, info="")
-                result = run_label_model(
+                result = fit_label_model(
                     con, options,
                     on_progress=lambda step, done, total: bar.update(task, description=step, completed=done, total=total),
                 )
@@ -423,8 +386,8 @@ def lfs(
     ctx: typer.Context,
     lf: Optional[list[str]] = typer.Option(None, "--lf", help="Analyse only this LF (repeat)."),
     long: bool = typer.Option(False, "--long", help="Every stored metric, per category too (the lf_analysis rows)."),
-    format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f"),
-    out: Optional[Path] = typer.Option(None, help="Write to this file instead of printing."),
+    format: FormatOption = OutputFormat.table,
+    out: OutOption = None,
 ) -> None:
     """Per LF: kind, polarity, coverage, overlaps, conflicts, dev gold accuracy, learned weights."""
     from admedtagger.labeling.analysis import analyse_lfs, summary_table
@@ -435,7 +398,7 @@ def lfs(
         emit(table if long else summary_table(table, analysed), format, out, title=f"LF analysis ({run_id})")
 
 
-# --- cleaning (issue 5): flag, review, gold -----------------------------------------------
+# --- cleaning: flag, review, gold
 
 
 def _say(text: str) -> None:
@@ -457,7 +420,7 @@ def flag_command(
 
     Writes the flags, worst first, to `label_issues`; `admedtagger review` walks through them.
     """
-    from admedtagger.cleaning import FlagSettings, flag as run_flag
+    from admedtagger.cleaning import FlagSettings, flag_labels
 
     st = state(ctx)
     steps = {"vectorise": "vectorising texts", "fold": "cross-validation folds"}
@@ -466,7 +429,7 @@ def flag_command(
         with st.connection(write=True) as con:
             with progress_bar() as bar:
                 task = bar.add_task("loading weak labels", total=None, info="")
-                result = run_flag(
+                result = flag_labels(
                     con, settings, include_reviewed=include_reviewed,
                     on_progress=lambda step, done, total: bar.update(
                         task, description=steps[step], completed=done, total=total, info=""),
@@ -540,8 +503,8 @@ def review_main(
 def review_list(
     ctx: typer.Context,
     limit: int = typer.Option(50, min=0, help="At most N rows (0 = all)."),
-    format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f"),
-    out: Optional[Path] = typer.Option(None, help="Write to this file instead of printing."),
+    format: FormatOption = OutputFormat.table,
+    out: OutOption = None,
 ) -> None:
     """The pending flags of the latest flag run, worst first (decided documents left out)."""
     from admedtagger.cleaning import pending_table
@@ -671,8 +634,8 @@ def gold_import(
 def gold_show(
     ctx: typer.Context,
     split: Optional[str] = typer.Option(None, help="dev or test (default: both)."),
-    format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f"),
-    out: Optional[Path] = typer.Option(None, help="Write to this file instead of printing."),
+    format: FormatOption = OutputFormat.table,
+    out: OutOption = None,
 ) -> None:
     """The gold set: the latest effective human label per document, with its dev/test split."""
     from admedtagger.cleaning import gold_table
@@ -683,7 +646,7 @@ def gold_show(
         emit(table, format, out, title=f"gold ({table.num_rows:,} documents)")
 
 
-# --- students (issue 6): train, evaluate, compare, predict --------------------------------
+# --- students: train, evaluate, compare, predict
 
 
 class StudentKind(str, Enum):
@@ -701,10 +664,6 @@ class Split(str, Enum):
     test = "test"
     dev = "dev"
 
-
-def _models_dir(st: State) -> Path:
-    folder = Path(st.config.section("students").get("models_dir", "models"))
-    return folder if folder.is_absolute() else st.config.root / folder
 
 
 @app.command()
@@ -724,7 +683,8 @@ def train(
     threads: Optional[int] = typer.Option(None, min=1, help="torch CPU threads (default: torch's)."),
 ) -> None:
     """Train a student on the weak labels (reviewed decisions override them; the gold test split is never used)."""
-    from admedtagger.students.train import train as train_student
+    from admedtagger.students.train import train_student
+    from admedtagger.students.registry import models_dir
 
     st = state(ctx)
     with user_errors():
@@ -732,7 +692,7 @@ def train(
             with progress_bar() as bar:
                 task = bar.add_task(f"train {student.value}", total=None, info="")
                 result = train_student(
-                    con, kind=student.value, models_dir=_models_dir(st), root=st.config.root, base=base, soft=soft,
+                    con, kind=student.value, models_dir=models_dir(st.config), root=st.config.root, base=base, soft=soft,
                     dev=dev.value, exclude_flagged=exclude_flagged, epochs=epochs, batch_size=batch_size,
                     max_length=max_length, lr=lr, abstain_below=abstain_below, threads=threads,
                     on_progress=lambda done, total, info: bar.update(task, completed=done, total=total, info=info),
@@ -755,20 +715,20 @@ def evaluate(
     ctx: typer.Context,
     split: Split = typer.Option(Split.test, help="Gold split to score on."),
     details: bool = typer.Option(True, help="Also print precision/recall and the confusion matrix of each student and the label model."),
-    format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="table, or the long scores as csv/json/parquet."),
-    out: Optional[Path] = typer.Option(None, help="Write the long scores to this file."),
+    format: FormatOption = OutputFormat.table,
+    out: OutOption = None,
 ) -> None:
     """Per-category precision, recall, F1 of every student, the label model and every LF, side by side."""
     import pyarrow.compute as pc
 
-    from admedtagger.students.evaluate import evaluate as evaluate_all
+    from admedtagger.evaluation.evaluate import evaluate_on_gold
 
     st = state(ctx)
     with user_errors():
         with st.connection(write=True) as con:
             with progress_bar() as bar:
                 task = bar.add_task("evaluate", total=None, info="")
-                result = evaluate_all(con, split=split.value, root=st.config.root,
+                result = evaluate_on_gold(con, split=split.value, root=st.config.root,
                                       on_progress=lambda message: bar.update(task, info=message))
         if format is not OutputFormat.table:
             emit(result.scores, format, out)
@@ -802,7 +762,7 @@ def compare(
     """Teacher (LLM views) versus students: parameters, size, peak memory, texts/s, with ratios."""
     import functools
 
-    from admedtagger.students.measure import compare as compare_models
+    from admedtagger.students.measure import compare_models
 
     st = state(ctx)
     with user_errors():
@@ -849,26 +809,21 @@ def predict(
     Unreadable rows are skipped and counted; exit 1 if rows were read but none labelled.
 
     --out is written even when there is no text (an empty file)."""
-    from admedtagger.students.predict import predict as predict_texts
+    from admedtagger.students.predict import predict_texts
     from admedtagger.students.registry import load_student
 
     st = state(ctx)
     with user_errors():
         if out is not None:
             output_file(out)
-        with st.connection(write=store) as con:
+        with st.connection(write=store) as con, progress_bar() as bar:
             row, student = load_student(con, model, st.config.root, quantize=quantize)
-            params = {"input": input, "model_id": row["model_id"], "out": str(out) if out else None,
-                      "quantize": quantize, "batch_size": batch_size}
-            with progress_bar() as bar, (record_run(con, "predict", params) if store else _no_run()) as run:
-                task = bar.add_task(f"predict {row['model_id']}", total=None, info="")
-                stats = predict_texts(
-                    student, input, out=out, text_col=text_col, id_col=id_col, batch_size=batch_size,
-                    con=con if store else None, model_id=row["model_id"], run_id=run.run_id if run else None,
-                    on_progress=lambda n: bar.update(task, completed=n, info=f"{n:,} texts"),
-                )
-                if run:
-                    run.metrics = stats.as_dict()
+            task = bar.add_task(f"predict {row['model_id']}", total=None, info="")
+            stats = predict_texts(
+                student, input, out=out, text_col=text_col, id_col=id_col, batch_size=batch_size,
+                con=con if store else None, model_id=row["model_id"], run_params={"quantize": quantize},
+                on_progress=lambda n: bar.update(task, completed=n, info=f"{n:,} texts"),
+            )
     err_console.print(
         f"labelled {stats.texts:,} texts with {row['model_id']} in {stats.seconds:.1f} s ({stats.texts_per_s:.1f} texts/s)"
         + (f", stored {stats.stored:,} predictions" if store else "")
@@ -879,12 +834,7 @@ def predict(
         raise typer.Exit(1)
 
 
-@contextmanager
-def _no_run() -> Iterator[None]:
-    yield None
-
-
-# --- whole pipeline (issue 7): demo, report, bench ------------------------------------------
+# --- the whole pipeline: report, demo
 
 
 @app.command()
@@ -893,7 +843,7 @@ def report(
     out: Path = typer.Option(Path("report.html"), help="HTML file to write (self-contained)."),
 ) -> None:
     """Write one self-contained HTML report of every stage that has run."""
-    from admedtagger.warehouse.report import write_report
+    from admedtagger.evaluation.report import write_report
 
     with user_errors(), state(ctx).connection() as con:
         path = write_report(con, output_file(out))
@@ -902,11 +852,11 @@ def report(
 
 @app.command()
 def demo(
-    folder: Path = typer.Option(Path("demo"), help="Project folder for the demo (created if missing)."),
+    folder: Path = typer.Option(Path("demo-project"), help="Project folder for the demo (created if missing)."),
     llm_sample: int = typer.Option(12, min=1, help="Documents the tiny offline LLM labels (all views)."),
 ) -> None:
     """Run every stage on the bundled Polish demo corpus; leaves report.html in FOLDER."""
-    from admedtagger.pipeline import DemoSettings, run_demo
+    from admedtagger.demo.pipeline import DemoSettings, run_demo
 
     def invoke(args: list[str]) -> int:
         return app(args, standalone_mode=False) or 0

@@ -4,7 +4,7 @@ Ingests ``chest_xray_reports.jsonl`` (all Radiology) and ``pubmed_abstracts.json
 (Oncology, Cardiology, Other) into a fresh English project, with their labels as gold,
 runs the keyword LFs on every text and the embedding LFs on a reproducible sample
 (``--embedding-limit``, the runner's md5 order), and prints per LF and category the
-votes, precision, recall and support (scikit-learn, through ``warehouse.evaluation``).
+votes, precision, recall and support (scikit-learn, through ``evaluation.scoring``).
 Keyword and description LFs are scored on every gold document they saw; ``emb_examples``
 only on the test split, because its examples come from the dev split.
 
@@ -36,29 +36,29 @@ def main() -> None:
     from admedtagger.labeling.embedding import embedding_lfs
     from admedtagger.labeling.keywords import keyword_lfs
     from admedtagger.labeling.registry import project_lexicon
-    from admedtagger.labeling.runner import label
-    from admedtagger.warehouse import connect, ingest, load_config, render_config, sync_categories
-    from admedtagger.warehouse.evaluation import gold_labels, score
+    from admedtagger.labeling.runner import apply_lfs
+    from admedtagger.warehouse import connect, ingest_files, load_config, render_config, sync_categories
+    from admedtagger.evaluation.scoring import gold_labels, score
 
     folder = Path(tempfile.mkdtemp(prefix="admedtagger-en-"))
     (folder / "admedtagger.toml").write_text(render_config("en"), encoding="utf-8")
     config = load_config(folder / "admedtagger.toml")
     con = connect(config.db_path())
     sync_categories(con, config)
-    stats = ingest(con, files, id_col="id", label_col="label")
+    stats = ingest_files(con, files, id_col="id", label_col="label")
     print(f"ingested {stats.inserted:,} English texts with {stats.gold_imported:,} gold labels from {len(files)} files")
 
     categories = con.execute("SELECT label, name FROM categories ORDER BY label").fetchall()
     names = [n for _, n in categories]
     keyword = keyword_lfs(project_lexicon(config), categories)
     started = time.perf_counter()
-    label(con, keyword)
+    apply_lfs(con, keyword)
     print(f"keyword LFs: {len(keyword)} LFs on {stats.inserted:,} texts in {time.perf_counter() - started:.1f} s")
     lfs = list(keyword)
     if args.embedding_limit:
         embedding = embedding_lfs(con, "en", config.section("label").get("embedding"))
         started = time.perf_counter()
-        label(con, embedding, limit=args.embedding_limit)
+        apply_lfs(con, embedding, limit=args.embedding_limit)
         print(f"embedding LFs: {len(embedding)} LFs on {args.embedding_limit} texts in {time.perf_counter() - started:.1f} s")
         lfs += embedding
 

@@ -59,16 +59,15 @@ def make_corpus(n: int, seed: int = 0) -> tuple[list[str], np.ndarray]:
 
 def load_warehouse(con, texts: list[str], truth: np.ndarray, seed: int = 0) -> set[str]:
     """Documents, one ok label-model run of weak labels (10% flipped) and LF votes; returns the flipped ids."""
-    from admedtagger.warehouse import record_run
+    from admedtagger.warehouse import record_run, registered
 
     rng = np.random.default_rng(seed + 1)
     n = len(texts)
     ids = [f"b{i:07d}" for i in range(n)]
-    con.register("_docs", pa.table({
-        "doc_id": ids, "text": texts, "text_hash": [hashlib.md5(t.encode()).hexdigest() for t in texts],
-    }))
-    con.execute("INSERT INTO documents (doc_id, text, text_hash, source) "
-                "SELECT doc_id, text, text_hash, 'bench' FROM _docs")
+    docs = pa.table({"doc_id": ids, "text": texts, "text_hash": [hashlib.md5(t.encode()).hexdigest() for t in texts]})
+    with registered(con, "_docs", docs):
+        con.execute("INSERT INTO documents (doc_id, text, text_hash, source) "
+                    "SELECT doc_id, text, text_hash, 'bench' FROM _docs")
     flipped = rng.random(n) < 0.10
     weak = np.where(flipped, (truth + rng.integers(1, CLASSES, n)) % CLASSES, truth)
     confidence = rng.beta(8, 2, n)
@@ -81,14 +80,13 @@ def load_warehouse(con, texts: list[str], truth: np.ndarray, seed: int = 0) -> s
             confidence_lf = 0.5 + rng.random(n) / 2
             rows.append(pa.table({"doc_id": ids, "lf": [f"lf{j}"] * n, "label": label, "confidence": confidence_lf}))
             con.execute("INSERT INTO lfs (lf, kind, version, spec) VALUES (?, 'python', 'v1', '{}')", [f"lf{j}"])
-        con.register("_votes", pa.concat_tables(rows))
-        con.execute("INSERT INTO votes SELECT doc_id, lf, 'v1', label, confidence, ? FROM _votes", [run.run_id])
-    with record_run(con, "label-model", {"bench": True}) as run:
-        con.register("_weak", pa.table({"doc_id": ids, "label": weak, "confidence": confidence}))
-        con.execute("INSERT INTO weak_labels SELECT ?, doc_id, label, NULL, confidence, 'bench' FROM _weak",
-                    [run.run_id])
-    for name in ("_docs", "_votes", "_weak"):
-        con.unregister(name)
+        with registered(con, "_votes", pa.concat_tables(rows)):
+            con.execute("INSERT INTO votes (doc_id, lf, lf_version, label, confidence, run_id) "
+                        "SELECT doc_id, lf, 'v1', label, confidence, ? FROM _votes", [run.run_id])
+    weak_table = pa.table({"doc_id": ids, "label": weak, "confidence": confidence})
+    with record_run(con, "label-model", {"bench": True}) as run, registered(con, "_weak", weak_table):
+        con.execute("INSERT INTO weak_labels (run_id, doc_id, label, confidence, model) "
+                    "SELECT ?, doc_id, label, confidence, 'bench' FROM _weak", [run.run_id])
     return {ids[i] for i in np.flatnonzero(flipped)}
 
 
@@ -100,7 +98,7 @@ def main(argv: list[str] | None = None) -> dict:
                         help="also time char n-gram features on this many texts, for the trade-off (0: skip)")
     args = parser.parse_args(argv)
 
-    from admedtagger.cleaning import FlagSettings, flag
+    from admedtagger.cleaning import FlagSettings, flag_labels
     from admedtagger.warehouse import connect, load_config, render_config, sync_categories
 
     started = time.perf_counter()
@@ -118,7 +116,7 @@ def main(argv: list[str] | None = None) -> dict:
         del texts
 
         started = time.perf_counter()
-        result = flag(con, FlagSettings(features=args.features))
+        result = flag_labels(con, FlagSettings(features=args.features))
         total = time.perf_counter() - started
         flagged = {r[0] for r in con.execute(
             "SELECT doc_id FROM label_issues WHERE run_id = ? AND reason LIKE '%cleanlab%'", [result.run_id]
@@ -143,7 +141,7 @@ def main(argv: list[str] | None = None) -> dict:
 
 def char_baseline(n: int, word_rate: float) -> float:
     """The same run with char n-gram features on ``n`` texts: why large corpora get word features."""
-    from admedtagger.cleaning import FlagSettings, flag
+    from admedtagger.cleaning import FlagSettings, flag_labels
     from admedtagger.warehouse import connect, load_config, render_config, sync_categories
 
     texts, truth = make_corpus(n, seed=1)
@@ -154,7 +152,7 @@ def char_baseline(n: int, word_rate: float) -> float:
         sync_categories(con, config)
         load_warehouse(con, texts, truth)
         started = time.perf_counter()
-        result = flag(con, FlagSettings(features="char"))
+        result = flag_labels(con, FlagSettings(features="char"))
         seconds = time.perf_counter() - started
         con.close()
     rate = n / seconds

@@ -43,11 +43,11 @@ def write_corpus(path: Path, n: int, seed: int = 0) -> None:
 
 def ingest_only(corpus: Path, db: Path) -> dict:
     """Ingest into a new warehouse; run in a child process so its peak memory is its own."""
-    from admedtagger.warehouse import connect, ingest
+    from admedtagger.warehouse import connect, ingest_files
 
     con = connect(db)
     started = time.perf_counter()
-    stats = ingest(con, [corpus], batch_size=20_000)
+    stats = ingest_files(con, [corpus], batch_size=20_000)
     seconds = time.perf_counter() - started
     con.close()
     return {"texts": stats.inserted, "seconds": seconds, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}

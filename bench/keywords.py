@@ -131,8 +131,8 @@ def runner_rate(texts: list[str]) -> None:
     from pathlib import Path
 
     from admedtagger.labeling.registry import build_lfs
-    from admedtagger.labeling.runner import label
-    from admedtagger.warehouse import connect, ingest, load_config, render_config, sync_categories
+    from admedtagger.labeling.runner import apply_lfs
+    from admedtagger.warehouse import connect, ingest_files, load_config, render_config, sync_categories
 
     folder = Path(tempfile.mkdtemp(prefix="admedtagger-bench-"))
     (folder / "admedtagger.toml").write_text(render_config("pl"), encoding="utf-8")
@@ -142,10 +142,10 @@ def runner_rate(texts: list[str]) -> None:
     config = load_config(folder / "admedtagger.toml")
     con = connect(config.db_path())
     sync_categories(con, config)
-    ingest(con, [folder / "texts.jsonl"], id_col="id")
+    ingest_files(con, [folder / "texts.jsonl"], id_col="id")
     lfs = build_lfs(con, config, kinds=["keyword"])
     cpu, wall = time.process_time(), time.perf_counter()
-    result = label(con, lfs)
+    result = apply_lfs(con, lfs)
     print(f"runner (label) on {result.documents:,} documents, {len(lfs)} LFs, batches of {lfs[0].batch_size:,}: "
           f"{result.documents / (time.process_time() - cpu):,.0f} texts/s "
           f"({result.documents / (time.perf_counter() - wall):,.0f} wall), votes committed")

@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 def generate(db: Path, n: int, m: int, k: int, seed: int = 0) -> None:
     """``n`` documents and ``m`` LFs of accuracy 0.55..0.85 and coverage 0.3..0.75, errors
     uniform over the other classes, 20% of LFs with a confidence per vote."""
-    from admedtagger.warehouse import connect, record_run, render_config, load_config, sync_categories
+    from admedtagger.warehouse import connect, load_config, record_run, registered, render_config, sync_categories
 
     config_path = db.parent / "admedtagger.toml"
     config_path.write_text(render_config("pl"), encoding="utf-8")
@@ -48,21 +48,23 @@ def generate(db: Path, n: int, m: int, k: int, seed: int = 0) -> None:
             right = rng.random(n) < accuracy
             label = np.where(votes, np.where(right, y, (y + rng.integers(1, k, n)) % k), -1).astype(np.int32)
             confidence = rng.random(n) if j % 5 == 4 else None
-            con.register("_votes", pa.table({
+            votes_table = pa.table({
                 "i": np.arange(n, dtype=np.int64), "label": label,
                 "confidence": pa.nulls(n, pa.float64()) if confidence is None else pa.array(confidence, mask=~votes),
-            }))
+            })
             con.execute("INSERT INTO lfs (lf, kind, version, spec) VALUES (?, 'python', 'v1', '{}')", [f"lf{j:02d}"])
-            con.execute("INSERT INTO votes SELECT 'doc' || lpad(i::VARCHAR, 8, '0'), ?, 'v1', label, confidence, ? FROM _votes",
-                        [f"lf{j:02d}", run.run_id])
-            con.unregister("_votes")
+            with registered(con, "_votes", votes_table):
+                con.execute("INSERT INTO votes (doc_id, lf, lf_version, label, confidence, run_id) "
+                            "SELECT 'doc' || lpad(i::VARCHAR, 8, '0'), ?, 'v1', label, confidence, ? FROM _votes",
+                            [f"lf{j:02d}", run.run_id])
     con.close()
 
 
 def label_only(db: str, model: str) -> dict:
     """One label-model run in this (child) process: timings and peak RSS."""
     started = time.perf_counter()
-    from admedtagger.labeling.label_model import Options, run_label_model
+    from admedtagger.labeling.label_model import fit_label_model
+    from admedtagger.labeling.selection import Options
     from admedtagger.warehouse import connect
 
     if model == "snorkel":
@@ -74,7 +76,7 @@ def label_only(db: str, model: str) -> dict:
     con = connect(db)
     cpu_before = _cpu_seconds()
     started = time.perf_counter()
-    result = run_label_model(con, Options(model=model))
+    result = fit_label_model(con, Options(model=model))
     total = time.perf_counter() - started
     cpu = _cpu_seconds() - cpu_before
     con.close()
@@ -92,18 +94,18 @@ def majority_voters(db: str, rows: int) -> dict:
     """Snorkel's MajorityLabelVoter against the numpy majority vote on the same rows."""
     from snorkel.labeling.model import MajorityLabelVoter
 
-    from admedtagger.labeling.label_model import MajorityVote, hard_labels, tie_preference
-    from admedtagger.labeling.vote_matrix import load_vote_matrix, select_lfs, vote_counts
+    from admedtagger.labeling.models import MajorityVote, TieBreak
+    from admedtagger.labeling.vote_matrix import load_vote_matrix, select_lfs
     from admedtagger.warehouse import categories, connect
 
     con = connect(db)
     k = len(categories(con))
     lfs, _ = select_lfs(con)
-    labels = load_vote_matrix(con, lfs, k).labels[: int(rows)]
+    matrix, _ = load_vote_matrix(con, lfs, k)
+    labels, confidence = matrix.labels[: int(rows)], matrix.confidence[: int(rows)]
     con.close()
     started = time.perf_counter()
-    probs = MajorityVote(k).proba(labels, None)
-    hard_labels(probs, "prior", tie_preference(vote_counts(labels, k)))
+    MajorityVote(k).predict(labels, confidence, TieBreak.from_votes("prior", labels, k))
     ours = time.perf_counter() - started
     started = time.perf_counter()
     MajorityLabelVoter(cardinality=k).predict_proba(labels)

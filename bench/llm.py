@@ -32,7 +32,7 @@ from admedtagger.labeling.llm.cache import LLMCache
 from admedtagger.labeling.llm.labels import parse_choice
 from admedtagger.warehouse import Config, connect, sync_categories
 
-DEMO = Path(__file__).resolve().parents[1] / "warehouse" / "data" / "demo_pl.jsonl"
+DEMO = Path(__file__).resolve().parents[1] / "demo" / "data" / "demo_pl.jsonl"
 VIEWS = ["direct_pl", "definitions_en", "persona_pl", "yesno_pl"]  # the pack's views but few-shot (needs gold)
 
 

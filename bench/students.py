@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-DEMO = REPO / "warehouse" / "data" / "demo_pl.jsonl"
+DEMO = REPO / "demo" / "data" / "demo_pl.jsonl"
 NAMES = ["Radiology", "Oncology", "Cardiology", "Hypertension", "Pathology"]
 
 
@@ -60,7 +60,7 @@ def save(student, folder: Path, model_id: str, max_length: int = 128) -> Path:
 
 
 def macro_f1(gold, predicted) -> float:
-    from admedtagger.warehouse.evaluation import score
+    from admedtagger.evaluation.scoring import score
 
     return next(r["f1"] for r in score(gold, predicted, NAMES) if r["category"] == "macro")
 
@@ -128,7 +128,7 @@ def throughput(tfidf_dir: Path, minilm_dir: Path, n_texts: int, teacher_texts: i
 
 def train_100k(n: int) -> dict:
     from admedtagger.students import tfidf
-    from admedtagger.warehouse.demo_corpus import generate
+    from admedtagger.demo.corpus import generate
 
     per_category = int(n * 0.95 / len(NAMES))
     started = time.perf_counter()

@@ -5,7 +5,7 @@ Reads ``weak_labels``, ``votes``, ``documents``; writes ``label_issues``, ``revi
 """
 
 from .errors import CleaningError
-from .flag import FlagResult, FlagSettings, flag
+from .flag import FlagResult, FlagSettings, flag_labels
 from .gold import GoldImportReport, gold_table, import_gold
 from .label_studio import ImportReport, export_tasks, import_annotations, labeling_config
 from .review import QueueItem, Review, decide, default_reviewer, parse_label, pending, pending_table, record, undo
@@ -13,6 +13,6 @@ from .terminal import review_session
 
 __all__ = [
     "CleaningError", "FlagResult", "FlagSettings", "GoldImportReport", "ImportReport", "QueueItem", "Review",
-    "decide", "default_reviewer", "export_tasks", "flag", "gold_table", "import_annotations", "import_gold",
+    "decide", "default_reviewer", "export_tasks", "flag_labels", "gold_table", "import_annotations", "import_gold",
     "labeling_config", "parse_label", "pending", "pending_table", "record", "review_session", "undo",
 ]

@@ -40,11 +40,10 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from admedtagger.warehouse import record_run
+from admedtagger.warehouse import NONE_LABEL, last_ok_run, record_run, registered, transaction
 
 from . import crossval
 from .errors import CleaningError
-from .review import DECIDED
 from .votes import lf_conflicts
 
 RANK_BY = ("self_confidence", "normalized_margin", "confidence_weighted_entropy")
@@ -116,25 +115,16 @@ class FlagResult:
     metrics: dict
 
 
-def current_weak_label_run(con: duckdb.DuckDBPyConnection) -> str:
-    rows = con.execute(
-        "SELECT run_id FROM runs WHERE stage = 'label-model' AND status = 'ok' ORDER BY started_at DESC LIMIT 1"
-    ).fetchall()
-    if not rows:
-        raise CleaningError("no weak labels yet: run `admedtagger label-model` first")
-    return rows[0][0]
-
-
 def load_inputs(con: duckdb.DuckDBPyConnection, weak_run: str) -> pa.Table:
     """One row per weakly labelled document: doc_id, text, weak_label, weak_confidence, reviewed_label."""
     return con.sql(
-        f"""
+        """
         SELECT w.doc_id, d.text, w.label AS weak_label,
                coalesce(w.confidence, w.probs[w.label + 1]) AS weak_confidence,
                r.label AS reviewed_label
         FROM weak_labels w
         JOIN documents d ON d.doc_id = w.doc_id
-        LEFT JOIN ({DECIDED}) r ON r.doc_id = w.doc_id
+        LEFT JOIN review_decisions r ON r.doc_id = w.doc_id
         WHERE w.run_id = $run
         ORDER BY d.rowid
         """,
@@ -142,10 +132,13 @@ def load_inputs(con: duckdb.DuckDBPyConnection, weak_run: str) -> pa.Table:
     ).to_arrow_table()
 
 
-def flag(con: duckdb.DuckDBPyConnection, settings: FlagSettings = FlagSettings(), include_reviewed: bool = False,
-         on_progress: crossval.Progress | None = None) -> FlagResult:
-    """Run the three signals (module doc), write ``label_issues`` and the run's metrics."""
-    weak_run = current_weak_label_run(con)
+def flag_labels(con: duckdb.DuckDBPyConnection, settings: FlagSettings = FlagSettings(),
+                include_reviewed: bool = False, on_progress: crossval.Progress | None = None) -> FlagResult:
+    """Flag suspect labels: run the three signals (module doc) on the weak labels of the
+    latest ok ``label-model`` run, write ``label_issues`` and the ``flag`` run's metrics."""
+    weak_run = last_ok_run(con, "label-model")
+    if weak_run is None:
+        raise CleaningError("no weak labels yet: run `admedtagger label-model` first")
     params = {**asdict(settings), "include_reviewed": include_reviewed, "weak_label_run": weak_run}
     with record_run(con, "flag", params, packages=("cleanlab", "scikit-learn")) as run:
         seconds: dict[str, float] = {}
@@ -154,7 +147,7 @@ def flag(con: duckdb.DuckDBPyConnection, settings: FlagSettings = FlagSettings()
         doc_ids = np.asarray(inputs["doc_id"].to_pylist(), dtype=object)
         weak = inputs["weak_label"].to_numpy(zero_copy_only=False).astype(np.int64)
         is_reviewed = inputs["reviewed_label"].is_valid().to_numpy(zero_copy_only=False)
-        given = np.where(is_reviewed, inputs["reviewed_label"].fill_null(-1).to_numpy(), weak).astype(np.int64)
+        given = np.where(is_reviewed, inputs["reviewed_label"].fill_null(NONE_LABEL).to_numpy(), weak).astype(np.int64)
         usable = given >= 0
         texts = [t for t, keep in zip(inputs["text"].to_pylist(), usable) if keep]
         seconds["load"] = time.perf_counter() - clock
@@ -249,7 +242,7 @@ def _conflicts(con: duckdb.DuckDBPyConnection, ids: np.ndarray, given: np.ndarra
 
     fired = np.zeros(len(ids), bool)
     quality = np.ones(len(ids))
-    top = np.full(len(ids), -1, np.int64)
+    top = np.full(len(ids), NONE_LABEL, np.int64)
     stats = lf_conflicts(con, pa.table({"doc_id": pa.array(ids.tolist(), pa.string()), "label": given}))
     if stats.num_rows:
         at = pd.Index(ids).get_indexer(stats["doc_id"].to_pylist())
@@ -280,17 +273,9 @@ def _ranked_flags(ids, given, suggested, fired: np.ndarray, qualities: np.ndarra
 
 
 def _write(con: duckdb.DuckDBPyConnection, run_id: str, table: pa.Table) -> None:
-    con.register("_flag_rows", table)
-    try:
-        con.execute("BEGIN TRANSACTION")
+    with registered(con, "_flag_rows", table), transaction(con):
         con.execute(
             "INSERT INTO label_issues (run_id, doc_id, given_label, suggested_label, quality, rank, reason) "
             "SELECT ?, doc_id, given_label, suggested_label, quality, rank, reason FROM _flag_rows",
             [run_id],
         )
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
-    finally:
-        con.unregister("_flag_rows")

@@ -1,13 +1,14 @@
 """Known labels from a file into ``gold_imports``, and the ``gold`` view for display.
 
 ``gold import`` reads CSV/TSV, JSONL/JSON or Parquet with DuckDB's readers, takes an id
-column and a label column, and maps labels the way ingest's ``--label-col`` does: a
-category name (canonical, Polish or English, any case) or label id, or one of the names
-for "fits no category" ("other", "none", "inne", ...) -> -1. Rows whose id is not a
-stored document, whose label is unknown or empty are reported and skipped; a row already
-imported from the same file and column is not added twice; an id repeated in the file
-takes its last row. The source is ``FILE#COLUMN``.
-Everything is written in one transaction.
+column and a label column, and reads labels as ingest's ``--label-col`` does
+(:func:`~admedtagger.warehouse.rules.resolve_label`: a category name, canonical, Polish
+or English, any case, or label id, or one of the names for "fits no category", "other",
+"none", "inne", ...). Rows whose id is not a stored document, whose label is unknown or
+empty are reported and skipped; an id repeated in the file takes its last row. The rows
+are written by :func:`~admedtagger.warehouse.gold_imports.insert_gold` under source
+``FILE#COLUMN`` in one statement (so in one transaction): a row already imported from the
+same file and column is not added twice.
 """
 
 from __future__ import annotations
@@ -19,8 +20,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from admedtagger.warehouse import label_lookup
-from admedtagger.warehouse.config import NONE_LABELS
+from admedtagger.warehouse import insert_gold, label_lookup, resolve_label
 
 from .errors import CleaningError
 
@@ -76,11 +76,10 @@ def import_gold(con: duckdb.DuckDBPyConnection, path: Path, id_col: str, label_c
     known_ids = {row[0] for row in con.execute("SELECT doc_id FROM documents").fetchall()}
     chosen: dict[str, int] = {}
     for doc_id, raw_label in pairs:
-        name = (raw_label or "").strip().lower()
-        if not doc_id or not name:
+        if not doc_id or not (raw_label or "").strip():
             report.missing += 1
             continue
-        label = -1 if name in NONE_LABELS else lookup.get(name)
+        label = resolve_label(lookup, raw_label)
         if label is None:
             report.unknown_labels[raw_label.strip()] += 1
             continue
@@ -89,26 +88,10 @@ def import_gold(con: duckdb.DuckDBPyConnection, path: Path, id_col: str, label_c
             continue
         report.repeated += doc_id in chosen
         chosen[doc_id] = label
-    con.register("_gold_rows", pa.table({
+    rows = pa.table({
         "doc_id": pa.array(list(chosen), pa.string()), "label": pa.array(list(chosen.values()), pa.int32()),
-    }))
-    con.execute("BEGIN TRANSACTION")
-    try:
-        report.imported = con.execute(
-            """
-            INSERT INTO gold_imports (doc_id, label, source)
-            SELECT g.doc_id, g.label, $source FROM _gold_rows g
-            WHERE NOT EXISTS (SELECT 1 FROM gold_imports x
-                              WHERE x.doc_id = g.doc_id AND x.source = $source AND x.label = g.label)
-            """,
-            {"source": report.source},
-        ).fetchall()[0][0]
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
-    finally:
-        con.unregister("_gold_rows")
+    })
+    report.imported = insert_gold(con, rows, report.source)
     report.already = len(chosen) - report.imported
     return report
 

@@ -34,15 +34,15 @@ from xml.sax.saxutils import quoteattr
 
 import duckdb
 
-from admedtagger.warehouse import label_lookup
-from admedtagger.warehouse.config import NONE_LABELS
+from admedtagger.warehouse import NONE_LABEL, label_lookup, resolve_label, review_decision, transaction
+from admedtagger.warehouse.rules import last_ok_run_params
 
 from .errors import CleaningError
-from .review import NONE_LABEL, given_label, latest_flag_run, pending, record
+from .review import given_label, pending, record
 
 FROM_NAME = "label"
 TO_NAME = "text"
-NONE_CHOICE = "None of these"
+NONE_CHOICE = "None of these"  # how "fits no category" is shown; read back through resolve_label (NONE_NAMES)
 SOURCE = "label-studio"
 
 
@@ -66,17 +66,13 @@ def config_path_for(tasks_path: Path) -> Path:
 
 def export_tasks(con: duckdb.DuckDBPyConnection, path: Path, limit: int | None = None) -> tuple[int, Path]:
     """Write the pending queue as tasks to ``path`` and the config beside it; (tasks, config path)."""
-    run_id = latest_flag_run(con)
-    if run_id is None:
+    flag_run = last_ok_run_params(con, "flag")
+    if flag_run is None:
         raise CleaningError("no flag run yet: run `admedtagger flag` first")
+    run_id, params = flag_run
     names = [row[0] for row in con.execute("SELECT name FROM categories ORDER BY label").fetchall()]
-    weak_run, model = con.execute(
-        """
-        SELECT r.weak_run, (SELECT any_value(model) FROM weak_labels w WHERE w.run_id = r.weak_run)
-        FROM (SELECT json_extract_string(params, '$.weak_label_run') AS weak_run FROM runs WHERE run_id = ?) r
-        """,
-        [run_id],
-    ).fetchall()[0]
+    weak_run = params.get("weak_label_run")
+    model = con.execute("SELECT any_value(model) FROM weak_labels WHERE run_id = ?", [weak_run]).fetchall()[0][0]
     model_version = f"{model or 'weak labels'} ({weak_run})"
     tasks = []
     for item in pending(con, limit):
@@ -134,8 +130,7 @@ def import_annotations(con: duckdb.DuckDBPyConnection, path: Path) -> ImportRepo
             rows.append(_decision(con, task, lookup))
         except _Unmatched as why:
             report.unmatched.append((ref, str(why)))
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         for doc_id, decision, label, reviewer, created_at, note in rows:
             if _imported_before(con, doc_id, label, reviewer, created_at, note):
                 report.already += 1
@@ -143,10 +138,6 @@ def import_annotations(con: duckdb.DuckDBPyConnection, path: Path) -> ImportRepo
             record(con, doc_id, decision, label, reviewer, note, SOURCE,
                    created_at=created_at or datetime.now())
             report.imported[decision] = report.imported.get(decision, 0) + 1
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
     return report
 
 
@@ -218,16 +209,10 @@ def _decision(con: duckdb.DuckDBPyConnection, task, lookup: dict[str, int]) -> t
     if len(choices) > 1:
         raise _Unmatched(f"several choices {choices} (the labelling config is single-choice)")
     choice = str(choices[0]).strip()
-    if choice.lower() in (NONE_CHOICE.lower(), *NONE_LABELS):
-        label = NONE_LABEL
-    elif choice.lower() in lookup:
-        label = lookup[choice.lower()]
-    else:
+    label = resolve_label(lookup, choice)
+    if label is None:
         raise _Unmatched(f"unknown choice {choice!r}")
-    if label == NONE_LABEL:
-        decision = "reject"
-    else:
-        decision = "accept" if label == given_label(con, doc_id) else "relabel"
+    decision = review_decision(label, given_label(con, doc_id))
     note = f"label-studio task {task.get('id', '?')} annotation {annotation.get('id', '?')}"
     return doc_id, decision, label, _reviewer(annotation.get("completed_by")), _timestamp(annotation), note
 

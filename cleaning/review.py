@@ -7,10 +7,10 @@ INSERT in DuckDB's auto-commit mode, i.e. in its own transaction: a decision is 
 as soon as :func:`record` returns, and a killed reviewer loses nothing it recorded.
 
 A document's *effective decision* is its latest accept/relabel/reject row that no undo
-cancels (the ``gold`` view applies the same rule and lets reviews override imported
-gold). The *queue* is the flags of the latest ``flag`` run, worst first (by ``rank``),
-without the documents that have an effective decision; documents skipped since that
-run started go to the back.
+cancels: the view ``review_decisions`` (which the ``gold`` view builds on, letting reviews
+override imported gold). The *queue* is the flags of the latest ok ``flag`` run, worst
+first (by ``rank``), without the documents that have an effective decision; documents
+skipped since that run started go to the back.
 """
 
 from __future__ import annotations
@@ -25,21 +25,14 @@ from typing import Collection
 import duckdb
 import pyarrow as pa
 
-from admedtagger.warehouse import label_lookup
+from admedtagger.warehouse import NONE_LABEL, label_lookup, last_ok_run, resolve_label, review_decision
 
 from .errors import CleaningError
 
 EFFECTIVE = ("accept", "relabel", "reject")
-NONE_LABEL = -1
 
-UNDONE = "SELECT undoes FROM reviews WHERE decision = 'undo' AND undoes IS NOT NULL"
-
-# The effective decision per document (see the module doc).
-DECIDED = f"""
-SELECT doc_id, label, decision, review_id, reviewer, created_at FROM reviews
-WHERE decision IN ('accept', 'relabel', 'reject') AND review_id NOT IN ({UNDONE})
-QUALIFY row_number() OVER (PARTITION BY doc_id ORDER BY created_at DESC, review_id DESC) = 1
-"""
+# Review ids that an undo row cancels: skips and undos are not in ``review_decisions``,
+# so the queue's skips and ``undo`` read the cancellations here.
 
 
 @dataclass(frozen=True)
@@ -77,13 +70,6 @@ def default_reviewer(section: dict) -> str:
     return str(name)
 
 
-def latest_flag_run(con: duckdb.DuckDBPyConnection) -> str | None:
-    rows = con.execute(
-        "SELECT run_id FROM runs WHERE stage = 'flag' AND status = 'ok' ORDER BY started_at DESC LIMIT 1"
-    ).fetchall()
-    return rows[0][0] if rows else None
-
-
 def _queue_sql(limit: int | None, exclude: bool = False) -> str:
     """The queue query; ``$run`` is the flag run, and ``$exclude`` (when ``exclude``) a
     list of doc_ids to leave out."""
@@ -93,8 +79,8 @@ def _queue_sql(limit: int | None, exclude: bool = False) -> str:
             FROM runs WHERE run_id = $run
         ),
         skipped AS (
-            SELECT DISTINCT doc_id FROM reviews
-            WHERE decision = 'skip' AND review_id NOT IN ({UNDONE})
+            SELECT DISTINCT doc_id FROM live_reviews
+            WHERE decision = 'skip'
               AND created_at >= (SELECT started_at FROM flag_run)
         )
         SELECT f.rank, f.doc_id, d.text, f.given_label, f.suggested_label, f.quality, f.reason,
@@ -105,7 +91,7 @@ def _queue_sql(limit: int | None, exclude: bool = False) -> str:
         JOIN documents d ON d.doc_id = f.doc_id
         LEFT JOIN weak_labels w ON w.doc_id = f.doc_id AND w.run_id = (SELECT weak_run FROM flag_run)
         WHERE f.run_id = $run
-          AND f.doc_id NOT IN (SELECT doc_id FROM ({DECIDED}))
+          AND f.doc_id NOT IN (SELECT doc_id FROM review_decisions)
           {"AND NOT list_contains($exclude, f.doc_id)" if exclude else ""}
         ORDER BY skipped, f.rank
         {"LIMIT " + str(int(limit)) if limit is not None else ""}
@@ -116,7 +102,7 @@ def pending(con: duckdb.DuckDBPyConnection, limit: int | None = None,
             exclude: Collection[str] = ()) -> list[QueueItem]:
     """The queue (module doc), worst first, without the ``exclude`` doc_ids; empty when
     no flag run exists."""
-    run_id = latest_flag_run(con)
+    run_id = last_ok_run(con, "flag")
     if run_id is None:
         return []
     params: dict = {"run": run_id}
@@ -128,7 +114,7 @@ def pending(con: duckdb.DuckDBPyConnection, limit: int | None = None,
 
 def queue_size(con: duckdb.DuckDBPyConnection) -> int:
     """How many documents the queue holds (0 when no flag run exists)."""
-    run_id = latest_flag_run(con)
+    run_id = last_ok_run(con, "flag")
     if run_id is None:
         return 0
     return con.execute(f"SELECT count(*) FROM ({_queue_sql(None)})", {"run": run_id}).fetchall()[0][0]
@@ -137,14 +123,14 @@ def queue_size(con: duckdb.DuckDBPyConnection) -> int:
 def effective_decision(con: duckdb.DuckDBPyConnection, doc_id: str) -> tuple[str, int, str | None] | None:
     """(decision, label, reviewer) of the document's effective decision, None when it has none."""
     rows = con.execute(
-        f"SELECT decision, label, reviewer FROM ({DECIDED}) WHERE doc_id = ?", [doc_id]
+        "SELECT decision, label, reviewer FROM review_decisions WHERE doc_id = ?", [doc_id]
     ).fetchall()
     return rows[0] if rows else None
 
 
 def pending_table(con: duckdb.DuckDBPyConnection, limit: int | None = None) -> pa.Table:
     """The queue as a table with category names, for ``review list``."""
-    run_id = latest_flag_run(con)
+    run_id = last_ok_run(con, "flag")
     if run_id is None:
         raise CleaningError("no flag run yet: run `admedtagger flag` first")
     return con.sql(
@@ -177,7 +163,7 @@ def record(con: duckdb.DuckDBPyConnection, doc_id: str, decision: str, label: in
 
 def given_label(con: duckdb.DuckDBPyConnection, doc_id: str) -> int | None:
     """The label a reviewer accepts: the latest flag's given label, else the current weak label."""
-    run_id = latest_flag_run(con)
+    run_id = last_ok_run(con, "flag")
     if run_id is not None:
         rows = con.execute(
             "SELECT given_label FROM label_issues WHERE run_id = ? AND doc_id = ?", [run_id, doc_id]
@@ -187,21 +173,20 @@ def given_label(con: duckdb.DuckDBPyConnection, doc_id: str) -> int | None:
     rows = con.execute(
         """
         SELECT w.label FROM weak_labels w
-        WHERE w.doc_id = ? AND w.label >= 0 AND w.run_id = (
-            SELECT run_id FROM runs WHERE stage = 'label-model' AND status = 'ok' ORDER BY started_at DESC LIMIT 1)
+        WHERE w.doc_id = ? AND w.label >= 0 AND w.run_id = ?
         """,
-        [doc_id],
+        [doc_id, last_ok_run(con, "label-model")],
     ).fetchall()
     return rows[0][0] if rows else None
 
 
 def parse_label(con: duckdb.DuckDBPyConnection, name: str) -> int:
-    """A category name (canonical, Polish or English, any case) or label id -> label id."""
-    lookup = label_lookup(con)
-    key = name.strip().lower()
-    if key in lookup:
-        return lookup[key]
-    raise CleaningError(f"unknown category {name!r}: expected one of {', '.join(_names(con))}")
+    """A category name (canonical, Polish or English, any case), label id or "none" name
+    -> label id (:func:`~admedtagger.warehouse.rules.resolve_label`); an error for anything else."""
+    label = resolve_label(label_lookup(con), name)
+    if label is None:
+        raise CleaningError(f"unknown category {name!r}: expected one of {', '.join(_names(con))}")
+    return label
 
 
 def _names(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -213,8 +198,9 @@ def decide(con: duckdb.DuckDBPyConnection, doc_id: str, *, accept: bool = False,
            source: str = "cli") -> Review:
     """Record one decision on a document: exactly one of accept, label, none, skip.
 
-    ``accept`` confirms the given label (:func:`given_label`); ``label`` equal to it is
-    recorded as an accept, another label as a relabel; ``none`` is a reject (label -1).
+    ``accept`` confirms the given label (:func:`given_label`); ``none`` (or ``label`` =
+    :data:`NONE_LABEL`) says it fits no category; the decision a label makes is
+    :func:`~admedtagger.warehouse.rules.review_decision`'s: accept, relabel or reject.
     """
     if sum([accept, label is not None, none, skip]) != 1:
         raise CleaningError("give exactly one of --accept, --label NAME, --none")
@@ -222,17 +208,17 @@ def decide(con: duckdb.DuckDBPyConnection, doc_id: str, *, accept: bool = False,
         raise CleaningError(f"unknown document {doc_id!r}")
     if skip:
         return record(con, doc_id, "skip", None, reviewer, note, source)
-    if none:
-        return record(con, doc_id, "reject", NONE_LABEL, reviewer, note, source)
     given = given_label(con, doc_id)
     if accept:
         if given is None:
             raise CleaningError(f"{doc_id!r} has no weak label to accept: give --label NAME or --none")
-        return record(con, doc_id, "accept", given, reviewer, note, source)
-    known = con.execute("SELECT count(*) FROM categories WHERE label = ?", [label]).fetchall()[0][0]
-    if not known:
+        label = given
+    elif none:
+        label = NONE_LABEL
+    elif label != NONE_LABEL and not con.execute(
+            "SELECT count(*) FROM categories WHERE label = ?", [label]).fetchall()[0][0]:
         raise CleaningError(f"unknown label id {label}")
-    return record(con, doc_id, "accept" if label == given else "relabel", label, reviewer, note, source)
+    return record(con, doc_id, review_decision(label, given), label, reviewer, note, source)
 
 
 def undo(con: duckdb.DuckDBPyConnection, review_id: str | None = None, reviewer: str | None = None,
@@ -242,7 +228,7 @@ def undo(con: duckdb.DuckDBPyConnection, review_id: str | None = None, reviewer:
     Without ``review_id``: the latest decision (of ``reviewer``, when given) that is not
     an undo and not undone yet.
     """
-    conditions, params = ["decision <> 'undo'", f"review_id NOT IN ({UNDONE})"], []
+    conditions, params = ["TRUE"], []
     if review_id is not None:
         conditions.append("review_id = ?")
         params.append(review_id)
@@ -250,7 +236,7 @@ def undo(con: duckdb.DuckDBPyConnection, review_id: str | None = None, reviewer:
         conditions.append("reviewer = ?")
         params.append(reviewer)
     rows = con.execute(
-        f"SELECT review_id, doc_id, decision, label FROM reviews WHERE {' AND '.join(conditions)} "
+        f"SELECT review_id, doc_id, decision, label FROM live_reviews WHERE {' AND '.join(conditions)} "
         "ORDER BY created_at DESC, review_id DESC LIMIT 1",
         params,
     ).fetchall()

@@ -45,11 +45,11 @@ from rich.markup import escape
 from rich.rule import Rule
 from rich.text import Text
 
-from admedtagger.warehouse import categories, connect
+from admedtagger.warehouse import NONE_LABEL, categories, connect, label_lookup, resolve_label, review_decision
 
 from .errors import CleaningError
-from .review import NONE_LABEL, QueueItem, Review, effective_decision, pending, queue_size, record, undo
-from .votes import CURRENT_VOTES
+from .review import QueueItem, Review, effective_decision, pending, queue_size, record, undo
+from .votes import Vote, document_votes
 
 HELP = (
     "Enter/a accept · 1-{k} or a name: relabel · 0/n: fits no category · s skip · u undo last · "
@@ -61,7 +61,6 @@ LOCK_WAIT = 10.0  # seconds to retry while another process holds the warehouse f
 
 # open_connection(write) -> a context manager yielding a connection, closed on exit.
 OpenConnection = Callable[[bool], ContextManager[duckdb.DuckDBPyConnection]]
-Vote = tuple[str, int, "float | None"]
 
 
 class _Categories:
@@ -70,11 +69,7 @@ class _Categories:
     def __init__(self, con: duckdb.DuckDBPyConnection, language: str):
         self.items = categories(con)
         self.language = language
-        self.names: dict[str, int] = {}
-        for label, category in enumerate(self.items):
-            for name in (category.name, category.name_pl, category.name_en):
-                if name:
-                    self.names[name.lower()] = label
+        self.lookup = label_lookup(con)
 
     def show(self, label: int | None) -> str:
         if label is None:
@@ -86,25 +81,29 @@ class _Categories:
         return category.name if local.lower() == category.name.lower() else f"{category.name} ({local})"
 
     def find(self, text: str) -> int | None:
-        """A number 1..K, a full name, or a unique name prefix -> label id."""
-        if text.isdigit():
+        """A number as on screen (1..K, 0 = none), a full name or "none" name
+        (:func:`~admedtagger.warehouse.rules.resolve_label`), or a unique name prefix -> label id."""
+        if text.isdigit():  # the screen's numbering, not label ids: checked before resolve_label
             number = int(text)
-            return number - 1 if 1 <= number <= len(self.items) else None
-        if text in self.names:
-            return self.names[text]
-        matches = {label for name, label in self.names.items() if name.startswith(text)}
+            if number == 0:
+                return NONE_LABEL
+            return number - 1 if number <= len(self.items) else None
+        label = resolve_label(self.lookup, text)
+        if label is not None:
+            return label
+        matches = {label for name, label in self.lookup.items() if name.startswith(text)}
         return matches.pop() if len(text) >= 2 and len(matches) == 1 else None
 
 
 def parse(line: str, cats: _Categories) -> tuple[str, object]:
-    """One input line -> (command, argument). Commands: accept, label, none, skip, undo,
-    note, quit, help, unknown."""
+    """One input line -> (command, argument). Commands: accept, label (argument: the label
+    id, :data:`NONE_LABEL` for "fits no category"), skip, undo, note, quit, help, unknown."""
     text = line.strip()
     lowered = text.lower()
     if lowered in ("", "a", "accept"):
         return "accept", None
-    if lowered in ("0", "n", "none"):
-        return "none", None
+    if lowered == "n":
+        return "label", NONE_LABEL
     if lowered in ("s", "skip"):
         return "skip", None
     if lowered in ("u", "undo"):
@@ -186,14 +185,7 @@ def _load_page(con: duckdb.DuckDBPyConnection, size: int, seen: set[str]) -> lis
     items = pending(con, size, exclude=seen)
     if not items:
         return []
-    votes: dict[str, list[Vote]] = {item.doc_id: [] for item in items}
-    rows = con.execute(
-        f"SELECT doc_id, lf, label, confidence FROM ({CURRENT_VOTES}) WHERE list_contains($ids, doc_id) "
-        "ORDER BY doc_id, lf",
-        {"ids": list(votes)},
-    ).fetchall()
-    for doc_id, lf, label, confidence in rows:
-        votes[doc_id].append((lf, label, confidence))
+    votes = document_votes(con, [item.doc_id for item in items])
     return [(item, votes[item.doc_id]) for item in items]
 
 
@@ -335,12 +327,12 @@ def review_session(open_connection: OpenConnection, reviewer: str, console: Cons
             if command == "accept" and item.given_label is None:
                 console.print("this document has no given label to accept: pick a category number or 0")
                 continue
-            decision, label = {
-                "accept": ("accept", item.given_label),
-                "label": ("accept" if argument == item.given_label else "relabel", argument),
-                "none": ("reject", NONE_LABEL),
-                "skip": ("skip", None),
-            }[command]
+            if command == "accept":
+                decision, label = "accept", item.given_label
+            elif command == "skip":
+                decision, label = "skip", None
+            else:  # label
+                decision, label = review_decision(argument, item.given_label), argument
             label_text = "" if label is None else f" {cats.show(label)}"
 
             def save(con: duckdb.DuckDBPyConnection):

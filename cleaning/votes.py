@@ -1,10 +1,9 @@
-r"""The current votes of the labelling functions, read from ``votes`` and ``lfs``.
+r"""The current votes of the labelling functions (view ``current_votes``), as the cleaning stage reads them.
 
-An LF's current version is the ``version`` of its newest row in ``lfs``; only votes cast
-with that version count, and when several runs voted on the same (document, LF), the run
-that started last wins (the same rule the label model uses to build its vote matrix).
+``current_votes`` holds, per (document, LF), the vote cast with the LF's current version
+by the run that started last: the same votes the label model builds its vote matrix from.
 
-Two uses: the per-document vote list the reviewer sees, and the LF-conflict signal of
+Two uses: the per-document vote lists the reviewer sees, and the LF-conflict signal of
 ``flag``. For a document with non-abstaining votes of weights :math:`w_v` (the vote's
 confidence, 1 when it gave none), let :math:`W_k` be the total weight on label k and
 :math:`W = \sum_k W_k`. Then
@@ -17,32 +16,29 @@ confidence, 1 when it gave none), let :math:`W_k` be the total weight on label k
 
 from __future__ import annotations
 
+from typing import Collection
+
 import duckdb
 import pyarrow as pa
 
-CURRENT_VOTES = """
-WITH current_lfs AS (
-    SELECT lf, version FROM lfs
-    QUALIFY row_number() OVER (PARTITION BY lf ORDER BY updated_at DESC) = 1
-),
-run_order AS (
-    SELECT run_id, started_at FROM runs
-)
-SELECT v.doc_id, v.lf, v.label, v.confidence
-FROM votes v
-JOIN current_lfs l ON l.lf = v.lf AND l.version = v.lf_version
-LEFT JOIN run_order o ON o.run_id = v.run_id
-QUALIFY row_number() OVER (
-    PARTITION BY v.doc_id, v.lf ORDER BY o.started_at DESC NULLS LAST, v.run_id DESC
-) = 1
-"""
+from admedtagger.warehouse import registered
+
+Vote = tuple[str, int, "float | None"]
+"""(lf, label, confidence) of one current vote; a negative label is an abstain."""
 
 
-def document_votes(con: duckdb.DuckDBPyConnection, doc_id: str) -> list[tuple[str, int, float | None]]:
-    """(lf, label, confidence) of every current vote on one document, abstains included."""
-    return con.execute(
-        f"SELECT lf, label, confidence FROM ({CURRENT_VOTES}) WHERE doc_id = ? ORDER BY lf", [doc_id]
+def document_votes(con: duckdb.DuckDBPyConnection, doc_ids: Collection[str]) -> dict[str, list[Vote]]:
+    """doc_id -> its current votes ordered by LF, abstains included, for each of ``doc_ids``
+    (a document without votes maps to an empty list)."""
+    votes: dict[str, list[Vote]] = {doc_id: [] for doc_id in doc_ids}
+    rows = con.execute(
+        "SELECT doc_id, lf, label, confidence FROM current_votes WHERE list_contains($ids, doc_id) "
+        "ORDER BY doc_id, lf",
+        {"ids": list(votes)},
     ).fetchall()
+    for doc_id, lf, label, confidence in rows:
+        votes[doc_id].append((lf, label, confidence))
+    return votes
 
 
 def lf_conflicts(con: duckdb.DuckDBPyConnection, given: pa.Table) -> pa.Table:
@@ -52,13 +48,12 @@ def lf_conflicts(con: duckdb.DuckDBPyConnection, given: pa.Table) -> pa.Table:
     ``conflict`` and ``given_share`` as defined in the module doc; documents without a
     non-abstaining vote are absent.
     """
-    con.register("_flag_given", given)
-    try:
-        return con.sql(f"""
+    with registered(con, "_flag_given", given):
+        return con.sql("""
             WITH v AS (
                 SELECT cv.doc_id, cv.label, coalesce(cv.confidence, 1.0) AS w
-                FROM ({CURRENT_VOTES}) cv SEMI JOIN _flag_given g ON g.doc_id = cv.doc_id
-                WHERE cv.label >= 0
+                FROM current_votes cv SEMI JOIN _flag_given g ON g.doc_id = cv.doc_id
+                WHERE cv.label >= 0  -- a category, not an abstain
             ),
             per_label AS (
                 SELECT doc_id, label, sum(w) AS w, count(*) AS n FROM v GROUP BY doc_id, label
@@ -75,5 +70,3 @@ def lf_conflicts(con: duckdb.DuckDBPyConnection, given: pa.Table) -> pa.Table:
             JOIN _flag_given g ON g.doc_id = d.doc_id
             LEFT JOIN per_label p ON p.doc_id = d.doc_id AND p.label = g.label
         """).to_arrow_table()
-    finally:
-        con.unregister("_flag_given")

@@ -14,8 +14,8 @@ split stays untouched for the final evaluation):
 
 - ``accuracy``: share of its votes on dev gold documents that equal the gold label (a vote
   on a text that fits no category is wrong), ``gold_votes`` how many such votes;
-- per category ``precision``, ``recall``, ``f1`` from :func:`evaluation.score` (an abstain
-  predicts "no category").
+- per category ``precision``, ``recall``, ``f1`` from
+  :func:`~admedtagger.evaluation.scoring.score` (an abstain predicts "no category").
 
 From a fitted label model (``LEARNED``): ``snorkel_accuracy`` (Snorkel's learned
 P(vote right | LF votes), its ``get_weights``), ``confidence_accuracy`` (the confidence
@@ -27,17 +27,16 @@ Everything is stored long in ``lf_analysis`` (run_id, lf, category or NULL, metr
 
 from __future__ import annotations
 
-import json
 from typing import Callable
 
 import duckdb
 import numpy as np
 import pyarrow as pa
 
-from admedtagger.warehouse import categories, record_run
-from admedtagger.warehouse.evaluation import score
+from admedtagger.evaluation.scoring import score
+from admedtagger.warehouse import NONE_LABEL, categories, last_ok_run_params, record_run, registered
 
-from .vote_matrix import LFInfo, VoteMatrix, gold_rows, load_vote_matrix, select_lfs, vote_counts
+from .vote_matrix import GoldSplit, LFInfo, VoteMatrix, load_vote_matrix, read_gold, select_lfs, vote_counts
 
 LEARNED = ("snorkel_accuracy", "confidence_accuracy", "confidence_slope")
 SUMMARY = ("coverage", "overlaps", "conflicts", "votes", "mean_confidence", "accuracy", "gold_votes") + LEARNED
@@ -47,7 +46,7 @@ def lf_statistics(labels: np.ndarray, confidence: np.ndarray, k: int) -> dict[st
     """Per-LF coverage, overlaps, conflicts, votes, mean_confidence (m,) and per-category
     votes ``category_votes`` (m, K)."""
     n = max(labels.shape[0], 1)
-    voted = labels >= 0
+    voted = labels != NONE_LABEL
     n_voting = voted.sum(axis=1, keepdims=True)
     # An LF's vote conflicts with another LF exactly when the document got 2+ distinct labels.
     conflicted = ((vote_counts(labels, k) > 0).sum(axis=1) > 1)[:, None]
@@ -65,28 +64,28 @@ def lf_statistics(labels: np.ndarray, confidence: np.ndarray, k: int) -> dict[st
     }
 
 
-def lf_gold_metrics(labels: np.ndarray, rows: np.ndarray, gold: np.ndarray,
-                    category_names: list[str]) -> dict[str, object]:
+def lf_gold_metrics(labels: np.ndarray, gold: np.ndarray, category_names: list[str]) -> dict[str, object]:
     """Per-LF ``accuracy``, ``gold_votes`` (m,) and ``scores`` (one :func:`score` list per LF)
-    on the gold documents given as (matrix row or -1, gold label)."""
+    from the votes ``labels`` (g x m) on g gold documents with gold labels ``gold`` (g,)."""
     accuracy, gold_votes, scores = [], [], []
-    known = rows >= 0
     for j in range(labels.shape[1]):
-        predicted = np.full(len(rows), -1, np.int64)
-        predicted[known] = labels[rows[known], j]
-        voted = predicted >= 0
+        predicted = labels[:, j]
+        voted = predicted != NONE_LABEL
         gold_votes.append(float(voted.sum()))
         accuracy.append(float((predicted[voted] == gold[voted]).mean()) if voted.any() else np.nan)
         scores.append(score(gold, predicted, category_names))
     return {"accuracy": np.array(accuracy), "gold_votes": np.array(gold_votes), "scores": scores}
 
 
-def analysis_table(run_id: str, matrix: VoteMatrix, category_names: list[str],
-                   dev: tuple[np.ndarray, np.ndarray] | None, learned: dict[str, np.ndarray]) -> pa.Table:
-    """The long ``lf_analysis`` rows for one run; NaN values (nothing to say) are left out."""
+def analysis_table(run_id: str, matrix: VoteMatrix, category_names: list[str], dev: GoldSplit | None,
+                   learned: dict[str, np.ndarray]) -> pa.Table:
+    """The long ``lf_analysis`` rows for one run over the LFs of ``matrix``; ``learned`` maps
+    a LEARNED metric to its (m,) values. NaN values (nothing to say) are left out."""
     k = len(category_names)
     stats = lf_statistics(matrix.labels, matrix.confidence, k)
-    gold = lf_gold_metrics(matrix.labels, dev[0], dev[1], category_names) if dev is not None and len(dev[0]) else None
+    gold = None
+    if dev is not None:
+        gold = lf_gold_metrics(matrix.for_documents(dev.rowids).labels, dev.labels, category_names)
     out: dict[str, list] = {"run_id": [], "lf": [], "category": [], "metric": [], "value": []}
 
     def add(lf: str, category: str | None, metric: str, value: float) -> None:
@@ -116,12 +115,10 @@ def analysis_table(run_id: str, matrix: VoteMatrix, category_names: list[str],
 
 
 def store_analysis(con: duckdb.DuckDBPyConnection, table: pa.Table) -> None:
-    con.register("_lf_analysis_rows", table)
-    try:
+    """Append the rows of :func:`analysis_table` to ``lf_analysis``."""
+    with registered(con, "_lf_analysis_rows", table):
         con.execute("INSERT INTO lf_analysis (run_id, lf, category, metric, value) "
                     "SELECT run_id, lf, category, metric, value FROM _lf_analysis_rows")
-    finally:
-        con.unregister("_lf_analysis_rows")
 
 
 def summary_table(long: pa.Table, lfs: list[LFInfo]) -> pa.Table:
@@ -147,13 +144,11 @@ def summary_table(long: pa.Table, lfs: list[LFInfo]) -> pa.Table:
 def latest_learned(con: duckdb.DuckDBPyConnection, lfs: list[LFInfo]) -> tuple[str | None, dict[str, np.ndarray]]:
     """The learned LF parameters of the latest successful label-model run, for the LFs whose
     current version that run used; (run_id or None, metric -> (m,) values, NaN = none)."""
-    rows = con.execute(
-        "SELECT run_id, params FROM runs WHERE stage = 'label-model' AND status = 'ok' ORDER BY started_at DESC LIMIT 1"
-    ).fetchall()
-    if not rows:
+    last = last_ok_run_params(con, "label-model")
+    if last is None:
         return None, {}
-    run_id, params = rows[0]
-    versions = json.loads(params or "{}").get("lf_versions", {})
+    run_id, params = last
+    versions = params.get("lf_versions", {})
     stored = con.execute(
         f"SELECT lf, metric, value FROM lf_analysis WHERE run_id = ? AND category IS NULL "
         f"AND metric IN ({', '.join('?' * len(LEARNED))})",
@@ -181,13 +176,14 @@ def analyse_lfs(con: duckdb.DuckDBPyConnection, names: list[str] | None = None,
     with record_run(con, "lf-analysis", params) as run:
         if on_progress:
             on_progress("load votes")
-        matrix = load_vote_matrix(con, lfs, len(category_names), skipped)
-        dev = gold_rows(con, matrix, "dev")
+        matrix, _ = load_vote_matrix(con, lfs, len(category_names), skipped)
+        dev = read_gold(con, "dev")
         if on_progress:
             on_progress("analyse")
         source_run, learned = latest_learned(con, lfs)
-        table = analysis_table(run.run_id, matrix, category_names, dev if len(dev[0]) else None, learned)
+        table = analysis_table(run.run_id, matrix, category_names, dev, learned)
         store_analysis(con, table)
         run.metrics = {"lfs": len(lfs), "skipped_lfs": skipped, "documents": len(matrix.rows),
-                       "dev_gold": len(dev[0]), "learned_from": source_run, "rows": table.num_rows}
+                       "dev_gold": 0 if dev is None else len(dev.labels), "learned_from": source_run,
+                       "rows": table.num_rows}
     return run.run_id, table, lfs

@@ -6,7 +6,7 @@ threshold, ...). Its ``version`` is a hash of that spec, so changing a prompt or
 gives a new version, and the runner asks the LF for votes again on every document.
 
 ``apply`` takes a batch of texts and returns one :class:`Vote` per text: a category id
-(0..K-1) or ``ABSTAIN``, with an optional confidence in [0, 1].
+(0..K-1) or ``NONE_LABEL`` (the LF abstains), with an optional confidence in [0, 1].
 """
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import ClassVar, Sequence
-
-ABSTAIN = -1
 
 
 @dataclass(frozen=True)

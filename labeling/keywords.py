@@ -61,9 +61,9 @@ from typing import Sequence
 
 import ahocorasick
 
-from admedtagger.warehouse import UserError
+from admedtagger.warehouse import NONE_LABEL, UserError
 
-from .base import ABSTAIN, LabelingFunction, Vote, spec_version
+from .base import LabelingFunction, Vote, spec_version
 from .morphology import MORPHOLOGIES, expand_terms, tool_version
 
 # Bump when the matching or negation rules above change: every keyword LF gets a new version.
@@ -336,20 +336,17 @@ def _add_nested_hits(keys: dict[str, list]) -> None:
                     hits.extend(h for h in inner[1] if h[0] not in columns and h[2] is None and h not in hits)
 
 
-_ABSTAIN = Vote(ABSTAIN)
-
-
 @dataclass
 class KeywordLF(LabelingFunction):
     """Votes ``label`` when the matcher finds its column's entries, with confidence ``1 - 0.5**n``."""
 
     matcher: KeywordMatcher | None = field(default=None, repr=False, compare=False)
     column: int = 0
-    label: int = ABSTAIN
+    label: int = NONE_LABEL
 
     def apply(self, texts: Sequence[str]) -> list[Vote]:
         col = self.column
-        votes = [_ABSTAIN] + [Vote(self.label, 1 - 0.5**n) for n in range(1, 9)]
+        votes = [Vote(NONE_LABEL)] + [Vote(self.label, 1 - 0.5**n) for n in range(1, 9)]
         return [votes[min(row[col], 8)] for row in self.matcher.match_batch(texts)]
 
 

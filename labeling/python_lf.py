@@ -18,8 +18,9 @@ with, in ``lfs.py``::
         return None                     # abstain
 
 A function takes one text and returns a category name (canonical, Polish or English,
-any case), a label id, ``None`` / -1 (abstain), or ``(label, confidence)`` with the
-confidence in [0, 1]. ``admedtagger label`` imports the enabled files and runs every
+any case), a label id, ``None`` or a "no category" name or id (``"none"``, -1, ...: the LF
+abstains), or ``(label, confidence)`` with the confidence in [0, 1]. Names resolve as
+everywhere else in admedtagger (:func:`~admedtagger.warehouse.resolve_label`). ``admedtagger label`` imports the enabled files and runs every
 decorated function in them (kind ``python``). The LF's version is a hash of the function's source
 code, so editing the function gives it new votes on every document.
 """
@@ -35,9 +36,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-from admedtagger.warehouse import UserError
+from admedtagger.warehouse import NONE_LABEL, UserError, resolve_label
 
-from .base import ABSTAIN, LabelingFunction, Vote
+from .base import LabelingFunction, Vote
 
 
 class PythonLFError(UserError):
@@ -71,20 +72,17 @@ class PythonLF(LabelingFunction):
             except (TypeError, ValueError):
                 raise PythonLFError(f"python LF {self.name} returned confidence {confidence!r}: expected a number in [0, 1]") from None
         if result is None:
-            return Vote(ABSTAIN)
+            return Vote(NONE_LABEL)
         if isinstance(result, bool) or not isinstance(result, (int, str)):
             raise PythonLFError(f"python LF {self.name} returned {result!r}: expected a category name, a label id or None")
-        if isinstance(result, int):
-            if result == ABSTAIN:
-                return Vote(ABSTAIN)
-            if str(result) not in self.labels:
-                raise PythonLFError(f"python LF {self.name} returned label {result}, which is not a category id")
-            return Vote(result, confidence)
-        label = self.labels.get(result.strip().lower())
+        label = resolve_label(self.labels, result)
+        if label is None and isinstance(result, int):
+            raise PythonLFError(f"python LF {self.name} returned label {result}, which is not a category id")
         if label is None:
             known = sorted(k for k in self.labels if not k.isdigit())
             raise PythonLFError(f"python LF {self.name} returned {result!r}, which is not a category (known: {known})")
-        return Vote(label, confidence)
+        # An abstain carries no confidence: there is no label for it to be the probability of.
+        return Vote(label, None if label == NONE_LABEL else confidence)
 
 
 def labeling_function(name: str | None = None) -> Callable[[Callable], PythonLF]:

@@ -1,13 +1,13 @@
 """Apply labelling functions to the documents that lack a vote from their current version.
 
-:func:`label` is what ``admedtagger label`` runs:
+:func:`apply_lfs` is what ``admedtagger label`` runs:
 
 1. every LF is registered in ``lfs`` (name, kind, version, spec; one row per LF);
 2. the work list is computed once, in SQL: the documents of the sample (all of them, or
    the first ``limit`` in a fixed pseudo-random order, ``md5(doc_id)``, so that a sample
    is reproducible, mixes every source, and ``--limit 1000`` after ``--limit 100``
    extends the same sample), each with the LFs that have no vote on it from their current
-   version (``votes.lf_version``);
+   version (view ``current_lfs``);
 3. the work list is processed in batches, in that order: each LF gets the texts of the
    batch it still has to vote on, and the batch's votes are committed in ONE transaction,
    together with the removal of that LF's votes from older versions on those documents.
@@ -32,9 +32,9 @@ from typing import Callable, Sequence
 import duckdb
 import pyarrow as pa
 
-from admedtagger.warehouse import UserError, record_run
+from admedtagger.warehouse import NONE_LABEL, UserError, record_run, registered, transaction
 
-from .base import ABSTAIN, LabelingFunction
+from .base import LabelingFunction
 
 
 class LabelingError(UserError):
@@ -95,17 +95,12 @@ class LabelResult:
 def register_lfs(con: duckdb.DuckDBPyConnection, lfs: Sequence[LabelingFunction]) -> None:
     """Upsert one ``lfs`` row per LF (kind, current version, spec) in one transaction."""
     rows = [(lf.name, lf.kind, lf.version, json.dumps(lf.spec, ensure_ascii=False, default=str)) for lf in lfs]
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.executemany("DELETE FROM lfs WHERE lf = ?", [[r[0]] for r in rows])
         con.executemany("INSERT INTO lfs (lf, kind, version, spec) VALUES (?, ?, ?, ?)", [list(r) for r in rows])
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
 
 
-def label(
+def apply_lfs(
     con: duckdb.DuckDBPyConnection,
     lfs: Sequence[LabelingFunction],
     *,
@@ -156,7 +151,7 @@ def label(
                 rows = _apply_batch(batch, lfs, stats, n_labels, run.run_id)
                 _commit_votes(con, rows, stale)
                 done += len(batch)
-                votes += sum(1 for label in rows["label"] if label != ABSTAIN)
+                votes += sum(1 for label in rows["label"] if label != NONE_LABEL)
                 decisions += len(rows["label"])
                 run.metrics = _metrics(lfs, stats, done, time.perf_counter() - started)
                 if on_progress:
@@ -175,37 +170,37 @@ def _metrics(lfs: Sequence[LabelingFunction], stats: dict[str, LFStats], done: i
 
 
 def _work_list(con: duckdb.DuckDBPyConnection, lfs: Sequence[LabelingFunction], limit: int | None) -> tuple[str, int]:
-    """A temporary table (seq, doc_id, lfs) of the documents with missing votes, and its size."""
-    suffix = uuid.uuid4().hex[:8]
-    current, todo = f"_label_current_{suffix}", f"_label_todo_{suffix}"
-    con.register(current, pa.table({"lf": [lf.name for lf in lfs], "version": [lf.version for lf in lfs]}))
-    try:
-        con.execute(
-            f"""
-            CREATE TEMP TABLE {todo} AS
-            WITH sample AS (
-                SELECT doc_id, md5(doc_id) AS k FROM documents ORDER BY k, doc_id
-                {'LIMIT ' + str(int(limit)) if limit else ''}
-            ),
-            missing AS (
-                SELECT s.doc_id, s.k, c.lf FROM sample s CROSS JOIN {current} c
-                WHERE NOT EXISTS (
-                    SELECT 1 FROM votes v WHERE v.doc_id = s.doc_id AND v.lf = c.lf AND v.lf_version = c.version
-                )
+    """A temporary table (seq, doc_id, lfs) of the documents with missing votes, and its size.
+
+    The LFs were registered just before (:func:`register_lfs`), so their rows in
+    ``current_lfs`` carry the versions being applied.
+    """
+    todo = f"_label_todo_{uuid.uuid4().hex[:8]}"
+    con.execute(
+        f"""
+        CREATE TEMP TABLE {todo} AS
+        WITH sample AS (
+            SELECT doc_id, md5(doc_id) AS k FROM documents ORDER BY k, doc_id
+            {'LIMIT ' + str(int(limit)) if limit else ''}
+        ),
+        missing AS (
+            SELECT s.doc_id, s.k, c.lf FROM sample s CROSS JOIN current_lfs c
+            WHERE list_contains(?, c.lf) AND NOT EXISTS (
+                SELECT 1 FROM votes v WHERE v.doc_id = s.doc_id AND v.lf = c.lf AND v.lf_version = c.version
             )
-            SELECT row_number() OVER (ORDER BY k, doc_id) AS seq, doc_id, list(lf) AS lfs
-            FROM missing GROUP BY doc_id, k
-            """
         )
-    finally:
-        con.unregister(current)
+        SELECT row_number() OVER (ORDER BY k, doc_id) AS seq, doc_id, list(lf) AS lfs
+        FROM missing GROUP BY doc_id, k
+        """,
+        [[lf.name for lf in lfs]],
+    )
     return todo, con.execute(f"SELECT count(*) FROM {todo}").fetchall()[0][0]
 
 
 def _lfs_with_stale_votes(con: duckdb.DuckDBPyConnection, lfs: Sequence[LabelingFunction]) -> set[str]:
     """LFs that have votes from an older version: only their batches need a delete."""
     rows = con.execute(
-        "SELECT DISTINCT v.lf FROM votes v JOIN lfs l ON l.lf = v.lf WHERE v.lf_version <> l.version"
+        "SELECT DISTINCT v.lf FROM votes v JOIN current_lfs l ON l.lf = v.lf WHERE v.lf_version <> l.version"
     ).fetchall()
     wanted = {lf.name for lf in lfs}
     return {r[0] for r in rows if r[0] in wanted}
@@ -232,10 +227,10 @@ def _apply_batch(batch: list[tuple], lfs: Sequence[LabelingFunction], stats: dic
             raise LabelingError(f"labelling function {lf.name} returned {len(votes)} votes for {len(sub)} texts")
         version = lf.version
         for i, vote in zip(wanted, votes):
-            if not -1 <= vote.label < n_labels:
+            if not NONE_LABEL <= vote.label < n_labels:
                 raise LabelingError(
                     f"labelling function {lf.name} voted label {vote.label!r} on document {doc_ids[i]}: "
-                    f"labels are -1 (abstain) to {n_labels - 1}"
+                    f"labels are {NONE_LABEL} (abstain) to {n_labels - 1}"
                 )
             if vote.confidence is not None and not 0.0 <= vote.confidence <= 1.0:
                 raise LabelingError(
@@ -249,7 +244,7 @@ def _apply_batch(batch: list[tuple], lfs: Sequence[LabelingFunction], stats: dic
             rows["confidence"].append(vote.confidence)
             rows["run_id"].append(run_id)
         st.texts += len(sub)
-        st.votes += sum(1 for v in votes if v.label != ABSTAIN)
+        st.votes += sum(1 for v in votes if v.label != NONE_LABEL)
     return rows
 
 
@@ -262,24 +257,14 @@ _VOTES_SCHEMA = pa.schema([
 def _commit_votes(con: duckdb.DuckDBPyConnection, rows: dict[str, list], stale: set[str]) -> None:
     """Write one batch's votes in one transaction, replacing older-version votes of stale LFs."""
     table = pa.table(rows, schema=_VOTES_SCHEMA)
-    name = f"_label_batch_{uuid.uuid4().hex[:8]}"
-    con.register(name, table)
-    try:
-        con.execute("BEGIN TRANSACTION")
-        try:
-            if stale & set(rows["lf"]):
-                con.execute(
-                    f"DELETE FROM votes USING {name} b WHERE votes.doc_id = b.doc_id AND votes.lf = b.lf "
-                    "AND list_contains(?, votes.lf)",
-                    [sorted(stale)],
-                )
+    with registered(con, f"_label_batch_{uuid.uuid4().hex[:8]}", table) as name, transaction(con):
+        if stale & set(rows["lf"]):
             con.execute(
-                f"INSERT INTO votes (doc_id, lf, lf_version, label, confidence, run_id) "
-                f"SELECT doc_id, lf, lf_version, label, confidence, run_id FROM {name}"
+                f"DELETE FROM votes USING {name} b WHERE votes.doc_id = b.doc_id AND votes.lf = b.lf "
+                "AND list_contains(?, votes.lf)",
+                [sorted(stale)],
             )
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-    finally:
-        con.unregister(name)
+        con.execute(
+            f"INSERT INTO votes (doc_id, lf, lf_version, label, confidence, run_id) "
+            f"SELECT doc_id, lf, lf_version, label, confidence, run_id FROM {name}"
+        )

@@ -3,7 +3,7 @@
 Students learn only the K categories. A text gets label -1 (no category) when its top
 probability is below the model's ``abstain_below`` threshold. The threshold is chosen
 on held-out dev gold documents to maximise the macro-F1 of
-:func:`admedtagger.warehouse.evaluation.score` (the same scoring ``evaluate`` uses): a
+:func:`admedtagger.evaluation.scoring.score` (the same scoring ``evaluate`` uses): a
 category predicted for a text whose gold label is -1 costs precision, an abstention on
 a categorised text costs recall, so the threshold trades the two.
 """
@@ -12,18 +12,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from admedtagger.warehouse.evaluation import score
+from admedtagger.warehouse import NONE_LABEL
+from admedtagger.evaluation.scoring import score
 
 # Candidate thresholds; 0 means "never abstain".
 THRESHOLDS = (0.0, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9)
 
 
 def labels_from_probs(probs: np.ndarray, abstain_below: float = 0.0) -> np.ndarray:
-    """argmax over categories, -1 where the top probability is below ``abstain_below``."""
+    """argmax over categories, :data:`NONE_LABEL` where the top probability is below ``abstain_below``."""
     probs = np.asarray(probs)
     labels = probs.argmax(axis=1)
     if abstain_below > 0:
-        labels = np.where(probs.max(axis=1) < abstain_below, -1, labels)
+        labels = np.where(probs.max(axis=1) < abstain_below, NONE_LABEL, labels)
     return labels
 
 

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 import duckdb
 import numpy as np
 
-from admedtagger.warehouse import UserError, categories
+from admedtagger.warehouse import UserError, categories, last_ok_run
 
 DEV_MODES = ("auto", "holdout", "train")
 
@@ -70,14 +70,6 @@ class HeldOut:
     labels: np.ndarray  # gold label, -1 = fits no category
 
 
-def latest_run(con: duckdb.DuckDBPyConnection, stage: str) -> str | None:
-    """run_id of the most recent ok run of ``stage``, None if there is none."""
-    rows = con.execute(
-        "SELECT run_id FROM runs WHERE stage = ? AND status = 'ok' ORDER BY started_at DESC LIMIT 1", [stage]
-    ).fetchall()
-    return rows[0][0] if rows else None
-
-
 def category_names(con: duckdb.DuckDBPyConnection) -> list[str]:
     names = [c.name for c in categories(con)]
     if not names:
@@ -91,10 +83,10 @@ def training_set(con: duckdb.DuckDBPyConnection, *, dev: str = "auto", exclude_f
         raise TrainingDataError(f"dev mode must be one of {', '.join(DEV_MODES)}, got {dev!r}")
     names = category_names(con)
     k = len(names)
-    run_id = latest_run(con, "label-model")
+    run_id = last_ok_run(con, "label-model")
     if run_id is None:
         raise TrainingDataError("no weak labels to train on: run `admedtagger label-model` first")
-    rows = _candidate_rows(con, run_id, latest_run(con, "flag"))
+    rows = _candidate_rows(con, run_id, last_ok_run(con, "flag"))
 
     counts = dict.fromkeys(
         ("weak_labelled", "trained", "human_labels", "skipped_test_gold", "skipped_dev_gold",
@@ -159,10 +151,11 @@ def _candidate_rows(con: duckdb.DuckDBPyConnection, label_run: str, flag_run: st
                    FROM weak_labels WHERE run_id = ? GROUP BY doc_id),
              f AS (SELECT DISTINCT doc_id FROM label_issues WHERE run_id = ?)
         SELECT d.doc_id, d.text, w.label, w.probs, g.label, g.split,
-               coalesce(g.source LIKE 'review:%', false), f.doc_id IS NOT NULL
+               r.doc_id IS NOT NULL, f.doc_id IS NOT NULL
         FROM documents d
         LEFT JOIN w ON w.doc_id = d.doc_id
         LEFT JOIN gold g ON g.doc_id = d.doc_id
+        LEFT JOIN review_decisions r ON r.doc_id = d.doc_id
         LEFT JOIN f ON f.doc_id = d.doc_id
         WHERE w.doc_id IS NOT NULL OR (g.doc_id IS NOT NULL AND g.split = 'dev')
         ORDER BY d.doc_id
@@ -175,7 +168,7 @@ def held_out_dev(con: duckdb.DuckDBPyConnection, *, dev: str = "auto") -> HeldOu
     """Dev gold documents whose human label is not trained on under ``dev`` mode; None if none."""
     if dev == "train":
         return None
-    review_filter = "" if dev == "holdout" else "AND g.source NOT LIKE 'review:%'"
+    review_filter = "" if dev == "holdout" else "AND g.doc_id NOT IN (SELECT doc_id FROM review_decisions)"
     rows = con.execute(
         f"SELECT g.doc_id, d.text, g.label FROM gold g JOIN documents d ON d.doc_id = g.doc_id "
         f"WHERE g.split = 'dev' {review_filter} ORDER BY g.doc_id"

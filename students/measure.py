@@ -6,7 +6,7 @@ texts to warm up, then times labelling all ``texts``; it reports texts/s and its
 resident memory (``ru_maxrss``, which includes the Python interpreter and the libraries
 the model needs, e.g. torch). Parameters and size on disk come from the saved model.
 
-:func:`compare` takes the teacher's measuring function as an argument: the teacher
+:func:`compare_models` takes the teacher's measuring function as an argument: the teacher
 lives in the labelling stage, which this package must not import; the CLI passes
 ``admedtagger.labeling.llm.measure_teacher`` in, and it too runs in a fresh process.
 Its result has the same keys as :func:`measure_student`: model, params, size_bytes,
@@ -155,10 +155,11 @@ def _figures(m: dict) -> dict:
     }
 
 
-def compare(con: duckdb.DuckDBPyConnection, measure_teacher: Callable[..., dict], *, root: Path | None = None,
-            n_texts: int = 32, model_ids: list[str] | None = None, teacher_model: str | None = None,
-            backend: str = "transformers", views: list[str] | None = None, quantized: bool = True,
-            batch_size: int = 32, on_progress: Callable[[str], None] | None = None) -> tuple[str, pa.Table]:
+def compare_models(con: duckdb.DuckDBPyConnection, measure_teacher: Callable[..., dict], *,
+                   root: Path | None = None, n_texts: int = 32, model_ids: list[str] | None = None,
+                   teacher_model: str | None = None, backend: str = "transformers", views: list[str] | None = None,
+                   quantized: bool = True, batch_size: int = 32,
+                   on_progress: Callable[[str], None] | None = None) -> tuple[str, pa.Table]:
     """Measure the teacher and students on the same texts; record a ``compare`` run.
 
     Students: ``model_ids``, else the newest of each kind; a transformer student is also

@@ -26,6 +26,7 @@ JSON lines, CSV or Parquet by the output file's extension. ``store=True`` also w
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import sys
@@ -40,7 +41,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from admedtagger.warehouse import UserError
+from admedtagger.warehouse import NONE_NAME, UserError, record_run, registered, transaction
 from admedtagger.warehouse.ingest import columns_of, detect_format, read_rows, text_hash
 
 from .abstain import labels_from_probs
@@ -107,7 +108,7 @@ def _records(rows: Iterable, where: str, text_key: str, id_key: str, id_required
              stats: PredictStats) -> Iterator[tuple[str, str]]:
     """(id, text) pairs from ingest's rows; unreadable rows and rows without a text are skipped."""
     for row in rows:
-        reason = row.reject
+        reason = row.reason
         record = row.record or {}
         text = record.get(text_key)
         if reason is None and (not isinstance(text, str) or not text.strip()):
@@ -150,20 +151,20 @@ def _read_stdin(stdin: TextIO | BinaryIO | None, text_col: str, id_col: str | No
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
-                yield _JsonLine(number, reject=f"malformed JSON: {exc.msg}")
+                yield _JsonLine(number, reason=f"malformed JSON: {exc.msg}")
                 continue
             yield (_JsonLine(number, record) if isinstance(record, dict)
-                   else _JsonLine(number, reject="line is not a JSON object"))
+                   else _JsonLine(number, reason="line is not a JSON object"))
 
     yield from _records(json_rows(), "-", text_col, id_col or DEFAULT_ID_COL, id_col is not None, stats)
 
 
 @dataclass
 class _JsonLine:
-    """One stdin JSON line, shaped like ingest's rows (``line``, ``record``, ``reject``, ``source``)."""
+    """One stdin JSON line, shaped like ingest's rows (``line``, ``record``, ``reason``, ``source``)."""
     line: int
     record: dict | None = None
-    reject: str | None = None
+    reason: str | None = None  # why the line cannot be read
     source: str | None = None
 
 
@@ -266,19 +267,37 @@ def result_table(ids: list[str], probs: np.ndarray, names: list[str], abstain_be
     return pa.table(data)
 
 
-def predict(student, source: str | Path, *, out: Path | None = None, stream: TextIO | None = None,
-            stdin: TextIO | None = None, text_col: str = "text", id_col: str | None = None,
-            batch_size: int = 64, chunk_size: int = 4096, con: duckdb.DuckDBPyConnection | None = None,
-            model_id: str | None = None, run_id: str | None = None,
-            on_progress: Callable[[int], None] | None = None) -> PredictStats:
+def predict_texts(student, source: str | Path, *, out: Path | None = None, stream: TextIO | None = None,
+                  stdin: TextIO | None = None, text_col: str = "text", id_col: str | None = None,
+                  batch_size: int = 64, chunk_size: int = 4096, con: duckdb.DuckDBPyConnection | None = None,
+                  model_id: str | None = None, run_params: dict | None = None,
+                  on_progress: Callable[[int], None] | None = None) -> PredictStats:
     """Label every text of ``source``; write the rows to ``out`` (or ``stream`` as jsonl).
 
     ``out`` is written even when no text could be read: empty JSON lines, a CSV header, a
     Parquet file of no rows. Errors in the request (a missing file or column) write nothing.
 
-    ``con`` (with ``model_id``) stores predictions for texts that are warehouse documents.
+    ``con`` (with ``model_id``) stores predictions for texts that are warehouse documents,
+    under a 'predict' run recorded in ``runs`` (its params: the request plus ``run_params``).
     Texts are read and labelled ``chunk_size`` at a time, so memory stays bounded.
     """
+    label_all = functools.partial(
+        _label_all, student, source, out=out, stream=stream, stdin=stdin, text_col=text_col, id_col=id_col,
+        batch_size=batch_size, chunk_size=chunk_size, on_progress=on_progress)
+    if con is None:
+        return label_all()
+    params = {"input": str(source), "model_id": model_id, "out": str(out) if out else None,
+              "batch_size": batch_size, **(run_params or {})}
+    with record_run(con, "predict", params) as run:
+        stats = label_all(con=con, model_id=model_id, run_id=run.run_id)
+        run.metrics = stats.as_dict()
+    return stats
+
+
+def _label_all(student, source: str | Path, *, out: Path | None, stream: TextIO | None, stdin: TextIO | None,
+               text_col: str, id_col: str | None, batch_size: int, chunk_size: int,
+               on_progress: Callable[[int], None] | None, con: duckdb.DuckDBPyConnection | None = None,
+               model_id: str | None = None, run_id: str | None = None) -> PredictStats:
     stats = PredictStats()
     writer = OutputWriter(out, stream)
     started = time.perf_counter()
@@ -294,7 +313,7 @@ def predict(student, source: str | Path, *, out: Path | None = None, stream: Tex
                 stats.stored += store_predictions(con, model_id, run_id, ids, texts, table)
             stats.texts += len(texts)
             for name in table.column("label").to_pylist():
-                key = name or "(none)"
+                key = name or NONE_NAME
                 stats.labels[key] = stats.labels.get(key, 0) + 1
         if out is not None and not writer.opened:  # no text: an empty file, so that later steps find one
             names = student.category_names
@@ -328,9 +347,7 @@ def store_predictions(con: duckdb.DuckDBPyConnection, model_id: str, run_id: str
         "label": table.column("label_id"),
         "probs": pa.array(probs, type=pa.list_(pa.float64())),
     })
-    con.register("incoming_predictions", incoming)
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with registered(con, "incoming_predictions", incoming), transaction(con):
         con.execute(
             """
             CREATE TEMP TABLE matched AS
@@ -346,10 +363,4 @@ def store_predictions(con: duckdb.DuckDBPyConnection, model_id: str, run_id: str
         )
         stored = con.execute("SELECT count(*) FROM matched").fetchall()[0][0]
         con.execute("DROP TABLE matched")
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
-    finally:
-        con.unregister("incoming_predictions")
     return stored

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import duckdb
 
-from admedtagger.warehouse import UserError
+from admedtagger.warehouse import Config, UserError
 
 MANIFEST = "student.json"
 KINDS = ("tfidf", "transformer")
@@ -34,6 +34,13 @@ KINDS = ("tfidf", "transformer")
 
 class StudentNotFound(UserError):
     pass
+
+
+def models_dir(config: Config) -> Path:
+    """The folder that holds the students' folders: ``[students] models_dir`` of the
+    config (default ``models``), a relative path taken from the project folder."""
+    folder = Path(config.section("students").get("models_dir", "models"))
+    return folder if folder.is_absolute() else config.root / folder
 
 
 def new_model_id(kind: str) -> str:

@@ -15,7 +15,7 @@ from typing import Callable
 
 import duckdb
 
-from admedtagger.warehouse import UserError, record_run
+from admedtagger.warehouse import UserError, record_run, transaction
 from admedtagger.warehouse.db import package_versions
 
 from . import registry
@@ -35,11 +35,12 @@ class TrainResult:
     removed: list[str] = field(default_factory=list)  # leftovers of interrupted runs, removed first
 
 
-def train(con: duckdb.DuckDBPyConnection, *, kind: str = "tfidf", models_dir: Path, root: Path | None = None,
-          base: str | None = None, soft: bool = True, dev: str = "auto", exclude_flagged: bool = False,
-          epochs: int = 3, batch_size: int = 16, max_length: int = 128, lr: float | None = None,
-          abstain_below: float | None = None, threads: int | None = None, device: str | None = None,
-          on_progress: ProgressFn | None = None, on_note: Callable[[str], None] | None = None) -> TrainResult:
+def train_student(con: duckdb.DuckDBPyConnection, *, kind: str = "tfidf", models_dir: Path,
+                  root: Path | None = None, base: str | None = None, soft: bool = True, dev: str = "auto",
+                  exclude_flagged: bool = False, epochs: int = 3, batch_size: int = 16, max_length: int = 128,
+                  lr: float | None = None, abstain_below: float | None = None, threads: int | None = None,
+                  device: str | None = None, on_progress: ProgressFn | None = None,
+                  on_note: Callable[[str], None] | None = None) -> TrainResult:
     """Train and register a ``kind`` student; ``abstain_below=None`` tunes it on the held-out dev gold.
 
     The model is written to a staging folder and moved to ``models_dir/<model_id>`` in the
@@ -83,27 +84,18 @@ def train(con: duckdb.DuckDBPyConnection, *, kind: str = "tfidf", models_dir: Pa
             metrics["train_seconds"] = round(time.perf_counter() - started, 2)
             # The rename and the row commit together: a kill before COMMIT leaves a folder
             # without a row, which the next train recognises by its manifest and removes.
-            con.execute("BEGIN TRANSACTION")
-            staging.rename(folder)
-            moved = True
-            row = registry.register(
-                con, model_id=model_id, kind=kind, base_model=base_model, folder=folder, root=root,
-                n_params=student.n_params(), params=params, metrics=metrics, run_id=run.run_id,
-            )
-            con.execute("COMMIT")
+            with transaction(con):
+                staging.rename(folder)
+                moved = True
+                row = registry.register(
+                    con, model_id=model_id, kind=kind, base_model=base_model, folder=folder, root=root,
+                    n_params=student.n_params(), params=params, metrics=metrics, run_id=run.run_id,
+                )
         except BaseException:
-            _rollback(con)
             shutil.rmtree(folder if moved else staging, ignore_errors=True)  # no folder without its students row
             raise
         run.metrics = {"model_id": model_id, **metrics, "size_bytes": row["size_bytes"], "n_params": row["n_params"]}
     return TrainResult(model_id, row, data.counts, time.perf_counter() - started, removed)
-
-
-def _rollback(con: duckdb.DuckDBPyConnection) -> None:
-    try:
-        con.execute("ROLLBACK")
-    except duckdb.Error:
-        pass  # no transaction was open
 
 
 def _fit_tfidf(data, soft: bool, report: ProgressFn):

@@ -9,7 +9,7 @@ import pytest
 from admedtagger.warehouse import connect, load_config, render_config, sync_categories
 
 REPO = Path(__file__).resolve().parents[1]
-DEMO_CORPUS = REPO / "warehouse" / "data" / "demo_pl.jsonl"
+DEMO_CORPUS = REPO / "demo" / "data" / "demo_pl.jsonl"
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 
@@ -46,9 +46,9 @@ def shared_data():
 @pytest.fixture
 def demo_con(project):
     """The project's warehouse holding the bundled demo corpus (640 texts, gold from its labels)."""
-    from admedtagger.warehouse import ingest
+    from admedtagger.warehouse import ingest_files
 
     connection = connect(project.db_path())
-    ingest(connection, [DEMO_CORPUS], id_col="id", label_col="label")
+    ingest_files(connection, [DEMO_CORPUS], id_col="id", label_col="label")
     yield connection
     connection.close()

@@ -166,10 +166,10 @@ def test_the_schema_knows_every_setting_the_stages_read():
     """The stages' own option lists are all declared, so none of them is 'unknown'."""
     from admedtagger.cleaning.flag import FlagSettings
     from admedtagger.labeling.embedding import DEFAULTS as EMBEDDING
-    from admedtagger.labeling.label_model import Options
     from admedtagger.labeling.llm.backend_openai import OpenAIBackend
     from admedtagger.labeling.llm.backend_transformers import TransformersBackend
     from admedtagger.labeling.llm.backend_vllm import VLLMBackend
+    from admedtagger.labeling.selection import Options
 
     wanted = {f"flag.{f.name}" for f in dataclasses.fields(FlagSettings)}
     wanted |= {f"label_model.{f.name}" for f in dataclasses.fields(Options)}

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from admedtagger.labeling.base import ABSTAIN
 from admedtagger.labeling.embedding import EmbeddingError, Encoder, embedding_lfs
-from admedtagger.labeling.runner import label
+from admedtagger.labeling.runner import apply_lfs
+from admedtagger.warehouse import NONE_LABEL
 
 pytestmark = pytest.mark.slow
 
@@ -39,7 +39,7 @@ def test_zero_shot_and_example_lfs_vote_with_confidences(demo_con, encoder):
         votes = lf.apply(texts)
         assert len(votes) == len(texts)
         for vote in votes:
-            assert vote.label == ABSTAIN or (vote.label in range(5) and 0.0 <= vote.confidence <= 1.0)
+            assert vote.label == NONE_LABEL or (vote.label in range(5) and 0.0 <= vote.confidence <= 1.0)
     # Three examples per category already separate the demo categories.
     sims = examples.similarities(texts)
     assert np.mean(np.asarray(examples.labels)[sims.argmax(axis=1)] == np.asarray(gold)) >= 0.7
@@ -50,8 +50,8 @@ def test_margin_decides_abstention(demo_con, encoder):
     never = embedding_lfs(demo_con, "pl", {**FAST, "margin": 1.5}, encoder)[0]
     always = embedding_lfs(demo_con, "pl", {**FAST, "margin": 0.0}, encoder)[0]
     texts = [r[0] for r in gold_test_texts(demo_con, 4)]
-    assert all(v.label == ABSTAIN for v in never.apply(texts))
-    assert all(v.label != ABSTAIN for v in always.apply(texts))
+    assert all(v.label == NONE_LABEL for v in never.apply(texts))
+    assert all(v.label != NONE_LABEL for v in always.apply(texts))
     assert never.version != always.version
 
 
@@ -69,7 +69,7 @@ def test_runner_writes_embedding_votes(demo_con, encoder):
     lfs = embedding_lfs(demo_con, "pl", FAST, encoder)
     lfs[1].similarities([])  # embed the examples first, so the count below is the batch's
     before = encoder.encoded
-    result = label(demo_con, lfs, limit=6)
+    result = apply_lfs(demo_con, lfs, limit=6)
     assert result.documents == 6
     assert encoder.encoded - before <= 6  # both LFs, one embedding per text
     assert demo_con.execute("SELECT count(*) FROM votes WHERE lf LIKE 'emb_%'").fetchall()[0][0] == 12

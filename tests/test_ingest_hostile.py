@@ -7,7 +7,6 @@ A refused run (exit 2) must leave the warehouse exactly as it was.
 
 from __future__ import annotations
 
-import importlib
 import json
 
 import pyarrow as pa
@@ -15,12 +14,12 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
+import admedtagger.warehouse.ingest as ingest_module
 from admedtagger.cli import app
-from admedtagger.warehouse import connect, ingest
-from admedtagger.warehouse.ingest import IngestError
+from admedtagger.warehouse import connect, ingest_files
+from admedtagger.warehouse.ingest import REJECT_PHRASES, IngestError
 
 runner = CliRunner()
-ingest_module = importlib.import_module("admedtagger.warehouse.ingest")  # the package's `ingest` is the function
 
 A = "RTG klatki piersiowej w projekcji PA: bez zmian ogniskowych."
 B = "Rozpoznanie: rak piersi lewej, pT2N0M0. Kwalifikacja do chemioterapii."
@@ -151,7 +150,7 @@ def test_jsonl_text_of_another_type_is_rejected_with_its_type(project, tmp_path)
     ]
     raw = query(project, "SELECT raw FROM ingest_rejects WHERE line = 3")[0][0]
     assert json.loads(raw) == {"text": {"a": 1}}  # the row as read, for the user to find it
-    assert "rejected 1: text is a number, not a string" in result.output
+    assert "rejected 6: text is not a string" in result.output  # one code, whatever the type
 
 
 def test_jsonl_ids_integers_kept_as_strings_other_types_rejected(project, tmp_path):
@@ -423,14 +422,14 @@ def test_refusal_happens_before_the_library_writes_anything(con, tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text(f"id,text\n1,{B}\n", encoding="utf-8")
     with pytest.raises(IngestError, match="bad.csv: no column 'txt'"):
-        ingest(con, [good, bad], text_col="txt")
+        ingest_files(con, [good, bad], text_col="txt")
     assert con.execute("SELECT count(*) FROM documents").fetchall() == [(0,)]
 
 
 # --- reject summaries read whole ---------------------------------------------------------------
 
 
-def test_reject_summary_keeps_digits_and_groups_by_kind(project, tmp_path):
+def test_reject_summary_groups_by_code(project, tmp_path):
     path = tmp_path / "a.jsonl"
     path.write_bytes(b'{"text": "caf\xe9"}\n{"text": "z\xff\xfe"}\n' + json.dumps({"text": A}).encode() + b"\n"
                      + b'{"text": "x\n' + json.dumps({"text": "y" * 200_000}).encode() + b"\n")
@@ -438,7 +437,12 @@ def test_reject_summary_keeps_digits_and_groups_by_kind(project, tmp_path):
     assert result.exit_code == 0, result.output
     assert "  rejected 2: invalid UTF-8\n" in result.output  # two byte positions, one group
     assert "  rejected 1: malformed JSON\n" in result.output
-    assert "  rejected 1: text longer than 100000 characters\n" in result.output
+    assert f"  rejected 1: {REJECT_PHRASES['too_long']}\n" in result.output
+    assert query(project, "SELECT line, code FROM ingest_rejects ORDER BY line") == [
+        (1, "invalid_utf8"), (2, "invalid_utf8"), (4, "malformed_json"), (5, "too_long")]
+    run_id, metrics = query(project, "SELECT run_id, metrics FROM runs WHERE stage = 'ingest'")[0]
+    assert json.loads(metrics)["reject_reasons"] == {"invalid_utf8": 2, "malformed_json": 1, "too_long": 1}
+    assert query(project, "SELECT DISTINCT run_id FROM ingest_rejects") == [(run_id,)]
     assert rejects(project, path) == [
         (1, "invalid UTF-8 at byte 13"),
         (2, "invalid UTF-8 at byte 11"),

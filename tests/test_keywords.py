@@ -6,11 +6,10 @@ import json
 
 import pytest
 
-from admedtagger.labeling.base import ABSTAIN
 from admedtagger.labeling.keywords import LexiconError, keyword_lfs, load_lexicon
 from admedtagger.labeling.morphology import Dictionary, PolishInflector, cache_dir, expand_terms
 from admedtagger.labeling.registry import pack_lexicon, project_lexicon
-from admedtagger.warehouse import load_config
+from admedtagger.warehouse import NONE_LABEL, load_config
 
 CATEGORIES = list(enumerate(["Radiology", "Oncology", "Cardiology", "Hypertension", "Pathology"]))
 R, O, C, H, P = range(5)
@@ -33,7 +32,7 @@ def english():
 
 def voted(lfs, text: str) -> set[int]:
     """The categories whose keyword LF votes on ``text``."""
-    return {lf.label for lf in lfs if lf.apply([text])[0].label != ABSTAIN}
+    return {lf.label for lf in lfs if lf.apply([text])[0].label != NONE_LABEL}
 
 
 def test_one_lf_per_category_with_rich_lexicons(polish, english):

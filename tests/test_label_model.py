@@ -18,13 +18,14 @@ from typer.testing import CliRunner
 
 from admedtagger.cli import app
 from admedtagger.labeling.analysis import analyse_lfs, lf_statistics, summary_table
-from admedtagger.labeling.label_model import (
-    MajorityVote, Options, SnorkelModel, hard_labels, run_label_model, tie_preference,
-)
-from admedtagger.labeling.vote_matrix import VoteMatrixError, load_vote_matrix, select_lfs, vote_counts
-from admedtagger.warehouse import UserError, record_run
+from admedtagger.labeling.label_model import fit_label_model
+from admedtagger.labeling.models import MajorityVote, SnorkelModel, TieBreak
+from admedtagger.labeling.selection import Options
+from admedtagger.labeling.vote_matrix import VoteMatrixError, load_vote_matrix, select_lfs
+from admedtagger.warehouse import NONE_LABEL, UserError, record_run, registered
 
 K = 5
+A = NONE_LABEL  # an abstain, short for the vote tables below
 
 
 def synthetic_votes(rng, y, specs):
@@ -32,7 +33,7 @@ def synthetic_votes(rng, y, specs):
     'none' (NaN), 'calibrated' (each vote is right with probability c, c ~ U(low, 1)) or
     'noise' (c ~ U(0, 1) independent of correctness, accuracy fixed)."""
     n = len(y)
-    labels = np.full((n, len(specs)), -1, np.int64)
+    labels = np.full((n, len(specs)), NONE_LABEL, np.int64)
     confidence = np.full((n, len(specs)), np.nan)
     for j, spec in enumerate(specs):
         votes = rng.random(n) < spec["coverage"]
@@ -44,7 +45,7 @@ def synthetic_votes(rng, y, specs):
             c = rng.random(n)
             right = rng.random(n) < spec["accuracy"]
         wrong = (np.maximum(y, 0) + rng.integers(1, K, n)) % K
-        labels[:, j] = np.where(votes, np.where(right & (y >= 0), y, wrong), -1)
+        labels[:, j] = np.where(votes, np.where(right & (y >= 0), y, wrong), NONE_LABEL)
         if mode != "none":
             confidence[:, j] = np.where(votes, c, np.nan)
     return labels, confidence
@@ -52,16 +53,14 @@ def synthetic_votes(rng, y, specs):
 
 def add_documents(con, n, prefix="d"):
     ids = [f"{prefix}{i:06d}" for i in range(n)]
-    con.register("_docs", pa.table({"doc_id": ids}))
-    con.execute("INSERT INTO documents (doc_id, text, text_hash) SELECT doc_id, 'text ' || doc_id, doc_id FROM _docs")
-    con.unregister("_docs")
+    with registered(con, "_docs", pa.table({"doc_id": ids})):
+        con.execute("INSERT INTO documents (doc_id, text, text_hash) SELECT doc_id, 'text ' || doc_id, doc_id FROM _docs")
     return ids
 
 
 def add_gold(con, ids, y):
-    con.register("_gold", pa.table({"doc_id": ids, "label": np.asarray(y, np.int32)}))
-    con.execute("INSERT INTO gold_imports (doc_id, label, source) SELECT doc_id, label, 'synthetic' FROM _gold")
-    con.unregister("_gold")
+    with registered(con, "_gold", pa.table({"doc_id": ids, "label": np.asarray(y, np.int32)})):
+        con.execute("INSERT INTO gold_imports (doc_id, label, source) SELECT doc_id, label, 'synthetic' FROM _gold")
 
 
 def add_votes(con, ids, labels, confidence, names=None, version="v1", kind="python"):
@@ -72,12 +71,13 @@ def add_votes(con, ids, labels, confidence, names=None, version="v1", kind="pyth
             if not con.execute("SELECT count(*) FROM lfs WHERE lf = ? AND version = ?", [name, version]).fetchall()[0][0]:
                 con.execute("INSERT INTO lfs (lf, kind, version, spec) VALUES (?, ?, ?, '{}')", [name, kind, version])
             conf = confidence[:, j]
-            con.register("_votes", pa.table({
+            rows = pa.table({
                 "doc_id": ids, "label": labels[:, j].astype(np.int32),
                 "confidence": pa.array(conf, mask=np.isnan(conf)),
-            }))
-            con.execute("INSERT INTO votes SELECT doc_id, ?, ?, label, confidence, ? FROM _votes", [name, version, run.run_id])
-            con.unregister("_votes")
+            })
+            with registered(con, "_votes", rows):
+                con.execute("INSERT INTO votes (doc_id, lf, lf_version, label, confidence, run_id) SELECT doc_id, ?, ?, label, confidence, ? FROM _votes",
+                            [name, version, run.run_id])
     return run.run_id
 
 
@@ -112,7 +112,7 @@ def test_recovers_lf_accuracies_within_005(con, model, metric):
     labels, confidence = synthetic_votes(rng, y, SPECS)
     ids = add_documents(con, len(y))
     add_votes(con, ids, labels, confidence)
-    result = run_label_model(con, Options(model=model))  # no gold: the family's default settings
+    result = fit_label_model(con, Options(model=model))  # no gold: the family's default settings
     recovered = learned(con, result.run_id, metric)
     truth = empirical_accuracy(labels, y)
     assert np.abs(recovered - truth).max() < 0.05, (recovered.round(3), truth.round(3))
@@ -125,8 +125,8 @@ def test_auto_is_at_least_majority_on_test(con):
     ids = add_documents(con, len(y))
     add_gold(con, ids, y)
     add_votes(con, ids, labels, confidence)
-    auto = run_label_model(con, Options(model="auto", epochs=(100, 500), lr=(0.01,)))
-    majority = run_label_model(con, Options(model="majority"))
+    auto = fit_label_model(con, Options(model="auto", epochs=(100, 500), lr=(0.01,)))
+    majority = fit_label_model(con, Options(model="majority"))
     assert len(auto.trials) == 1 + 3 + 6  # majority, confidence x 3 priors, snorkel x 2 epochs x 3 priors
     assert all(t.dev_macro_f1 is not None for t in auto.trials)
     best = max(t.dev_macro_f1 for t in auto.trials)
@@ -141,24 +141,26 @@ def test_auto_is_at_least_majority_on_test(con):
 
 def test_majority_ties_follow_the_corpus_prior_or_abstain():
     labels = np.array([
-        [0, 0, -1], [0, -1, -1], [1, 1, 0], [2, 2, -1], [2, -1, -1], [2, 2, 2],  # clear: 2 three times, 0 twice, 1 once
-        [1, 2, -1],   # tie 1-2: 2 is assigned more often
-        [0, 1, -1],   # tie 0-1: 0 is assigned more often
-        [3, 4, -1],   # tie 3-4: neither is ever assigned, so the lower id
+        [0, 0, A], [0, A, A], [1, 1, 0], [2, 2, A], [2, A, A], [2, 2, 2],  # clear: 2 three times, 0 twice, 1 once
+        [1, 2, A],   # tie 1-2: 2 is assigned more often
+        [0, 1, A],   # tie 0-1: 0 is assigned more often
+        [3, 4, A],   # tie 3-4: neither is ever assigned, so the lower id
     ], np.int8)
-    probs = MajorityVote(K).proba(labels, np.full(labels.shape, np.nan))
-    assert np.allclose(probs[6], [0, 0.5, 0.5, 0, 0])
-    preference = tie_preference(vote_counts(labels, K))
-    assert list(preference[:3]) == [2, 0, 1]
-    assert list(hard_labels(probs, "prior", preference)) == [0, 0, 1, 2, 2, 2, 2, 0, 3]
-    assert list(hard_labels(probs, "abstain", preference)) == [0, 0, 1, 2, 2, 2, -1, -1, -1]
+    confidence = np.full(labels.shape, np.nan)
+    majority = MajorityVote(K).fit(labels, confidence)
+    assert np.allclose(majority.predict_proba(labels, confidence)[6], [0, 0.5, 0.5, 0, 0])
+    ties = TieBreak.from_votes("prior", labels, K)
+    assert list(ties.preference[:3]) == [2, 0, 1]
+    assert list(majority.predict(labels, confidence, ties)) == [0, 0, 1, 2, 2, 2, 2, 0, 3]
+    abstain = replace(ties, policy="abstain")
+    assert list(majority.predict(labels, confidence, abstain)) == [0, 0, 1, 2, 2, 2] + [NONE_LABEL] * 3
 
 
 def test_tie_abstain_documents_get_no_weak_label_and_are_counted(con):
-    labels = np.array([[0, 0, 1], [1, 0, -1], [2, 2, 2], [3, 4, -1]])
+    labels = np.array([[0, 0, 1], [1, 0, A], [2, 2, 2], [3, 4, A]])
     ids = add_documents(con, 4)
     add_votes(con, ids, labels, np.full(labels.shape, np.nan))
-    result = run_label_model(con, Options(model="majority", tie_break="abstain"))
+    result = fit_label_model(con, Options(model="majority", tie_break="abstain"))
     assert result.metrics["tie_abstain"] == 2
     assert con.execute("SELECT doc_id, label FROM weak_labels ORDER BY doc_id").fetchall() == [(ids[0], 0), (ids[2], 2)]
 
@@ -175,7 +177,7 @@ def _test_accuracies(con, specs, seed):
     add_gold(con, ids, y)
     add_votes(con, ids, labels, confidence)
     options = Options(priors=("uniform",), epochs=(500,), lr=(0.01,))
-    runs = {m: run_label_model(con, replace(options, model=m)) for m in ("majority", "snorkel", "confidence")}
+    runs = {m: fit_label_model(con, replace(options, model=m)) for m in ("majority", "snorkel", "confidence")}
     return {m: weak_label_accuracy(con, r.run_id) for m, r in runs.items()}, runs["confidence"].run_id
 
 
@@ -205,14 +207,14 @@ def test_confidence_model_helps_with_single_category_lfs(con):
     rng = np.random.default_rng(13)
     y = rng.integers(0, K, 6000)
     fires = rng.random((len(y), K)) < np.where(y[:, None] == np.arange(K), 0.7, 0.15)
-    labels = np.where(fires, np.arange(K), -1)
+    labels = np.where(fires, np.arange(K), NONE_LABEL)
     confidence = np.where(fires, np.where(y[:, None] == np.arange(K), rng.uniform(0.5, 1, fires.shape),
                                           rng.uniform(0.3, 0.8, fires.shape)), np.nan)
     ids = add_documents(con, len(y))
     add_gold(con, ids, y)
     add_votes(con, ids, labels, confidence)
     options = Options(priors=("uniform",), epochs=(500,), lr=(0.01,))
-    accuracy = {m: weak_label_accuracy(con, run_label_model(con, replace(options, model=m)).run_id)
+    accuracy = {m: weak_label_accuracy(con, fit_label_model(con, replace(options, model=m)).run_id)
                 for m in ("majority", "snorkel", "confidence")}
     assert accuracy["confidence"] >= max(accuracy["majority"], accuracy["snorkel"]) + 0.05, accuracy
 
@@ -221,8 +223,8 @@ def test_snorkel_proba_equals_label_model_predict_proba():
     rng = np.random.default_rng(2)
     y = rng.integers(0, K, 3000)
     labels, confidence = synthetic_votes(rng, y, SPECS)
-    model = SnorkelModel(labels.astype(np.int8), K, np.full(K, 1 / K), epochs=200, lr=0.01, seed=0)
-    ours = model.proba(labels.astype(np.int8), confidence)
+    model = SnorkelModel(K, np.full(K, 1 / K), epochs=200, lr=0.01, seed=0).fit(labels.astype(np.int8), confidence)
+    ours = model.predict_proba(labels.astype(np.int8), confidence)
     assert np.allclose(ours, model.model.predict_proba(labels), atol=1e-9)
 
 
@@ -230,11 +232,11 @@ def test_all_abstain_and_unvoted_documents_get_no_weak_label(con):
     rng = np.random.default_rng(4)
     y = rng.integers(0, K, 1000)
     labels, confidence = synthetic_votes(rng, y, SPECS[:3])
-    labels[:50] = -1  # every LF abstains on the first 50
+    labels[:50] = NONE_LABEL  # every LF abstains on the first 50
     ids = add_documents(con, 1000)
     add_documents(con, 30, prefix="silent")  # never voted on
     add_votes(con, ids, labels, confidence)
-    result = run_label_model(con, Options(model="majority"))
+    result = fit_label_model(con, Options(model="majority"))
     covered = int((labels >= 0).any(axis=1).sum())
     m = result.metrics
     assert (m["documents"], m["voted"], m["covered"], m["labelled"]) == (1030, 1000, covered, covered)
@@ -248,12 +250,12 @@ def test_all_abstain_and_unvoted_documents_get_no_weak_label(con):
 
 def test_run_writes_weak_labels_runs_and_evaluations(con):
     rng = np.random.default_rng(6)
-    y = rng.integers(-1, K, 2000)  # -1: the text fits no category
+    y = rng.integers(NONE_LABEL, K, 2000)  # NONE_LABEL: the text fits no category
     labels, confidence = synthetic_votes(rng, y, SPECS)
     ids = add_documents(con, len(y))
     add_gold(con, ids, y)
     add_votes(con, ids, labels, confidence)
-    result = run_label_model(con, Options(model="snorkel", epochs=(100,), lr=(0.01,), priors=("majority",)))
+    result = fit_label_model(con, Options(model="snorkel", epochs=(100,), lr=(0.01,), priors=("majority",)))
 
     rows = con.sql("SELECT * FROM weak_labels WHERE run_id = ?", params=[result.run_id]).to_arrow_table().to_pylist()
     assert len(rows) == int((labels >= 0).any(axis=1).sum())
@@ -286,14 +288,64 @@ def test_only_the_latest_vote_of_the_current_version_counts(con):
     ids = add_documents(con, 4)
     nan = np.full((4, 3), np.nan)
     add_votes(con, ids, np.array([[0, 0, 0], [1, 1, 1], [2, 2, 2], [3, 3, 3]]), nan)
-    add_votes(con, ids[:2], np.array([[4, 4, 4], [-1, -1, -1]]), nan[:2])  # a later run re-votes two docs
+    add_votes(con, ids[:2], np.array([[4, 4, 4], [A, A, A]]), nan[:2])  # a later run re-votes two docs
     add_votes(con, ids, np.full((4, 3), 2), nan, version="old")  # another version, not current
     con.execute("UPDATE lfs SET updated_at = updated_at - INTERVAL 1 DAY WHERE version = 'old'")
     lfs, _ = select_lfs(con)
-    matrix = load_vote_matrix(con, lfs, K)
+    matrix, stats = load_vote_matrix(con, lfs, K)
     assert [lf.version for lf in lfs] == ["v1"] * 3
-    assert matrix.labels[:, 0].tolist() == [4, -1, 2, 3]
-    assert matrix.n_duplicate_votes == 6
+    assert matrix.labels[:, 0].tolist() == [4, NONE_LABEL, 2, 3]
+    assert stats.duplicate_votes == 6
+
+
+@pytest.mark.parametrize("revote", [False, True], ids=["one-vote-per-version", "several-runs"])
+def test_vote_matrix_agrees_with_the_current_votes_view(con, revote):
+    """Every cell of the matrix is the ``current_votes`` row of its (document, LF), or an abstain
+    where there is none. LF ``b`` changed after its old version voted, and its new version has
+    voted on some documents only; a run that is not in ``runs`` voted; a vote names a document
+    that does not exist. With ``revote``, later runs vote again on documents (two of them
+    starting at the same instant), so the view has to pick."""
+    rng = np.random.default_rng(21)
+    ids = add_documents(con, 40)
+    names = ["a", "b", "c"]
+
+    def votes(n, m):
+        labels = rng.integers(NONE_LABEL, K, (n, m))
+        return labels, np.where((labels != NONE_LABEL) & (rng.random((n, m)) < 0.5), rng.random((n, m)), np.nan)
+
+    first = add_votes(con, ids[:30], *votes(30, 3), names=names)
+    if revote:
+        second = add_votes(con, ids[10:30], *votes(20, 3), names=names)
+        tied = add_votes(con, ids[20:30], *votes(10, 3), names=names)
+        con.execute("UPDATE runs SET started_at = (SELECT started_at FROM runs WHERE run_id = ?) WHERE run_id = ?",
+                    [second, tied])  # a tie on started_at: the larger run_id wins
+    con.execute("UPDATE lfs SET updated_at = updated_at - INTERVAL 1 DAY")
+    add_votes(con, ids[:25], *votes(25, 1), names=["b"], version="v2")  # b changed; its v1 votes stay
+    con.execute("INSERT INTO votes (doc_id, lf, lf_version, label, confidence, run_id) VALUES (?, 'c', 'v1', 4, NULL, 'no-such-run'), ('d999999', 'a', 'v1', 1, 0.5, ?)",
+                [ids[35], first])
+
+    lfs, _ = select_lfs(con)
+    matrix, stats = load_vote_matrix(con, lfs, K)
+    assert [(lf.name, lf.version) for lf in lfs] == [("a", "v1"), ("b", "v2"), ("c", "v1")]
+
+    view = {(d, lf): (label, confidence)
+            for d, lf, label, confidence, _ in con.execute("SELECT * FROM current_votes").fetchall() if d in ids}
+    doc_id = dict(con.execute("SELECT rowid, doc_id FROM documents").fetchall())
+    assert {doc_id[r] for r in matrix.rows} == {d for d, _ in view}
+    for i, rowid in enumerate(matrix.rows):
+        for j, lf in enumerate(matrix.names):
+            label, confidence = view.get((doc_id[rowid], lf), (NONE_LABEL, None))
+            assert matrix.labels[i, j] == label, (doc_id[rowid], lf)
+            if label == NONE_LABEL or confidence is None:
+                assert np.isnan(matrix.confidence[i, j])
+            else:
+                assert matrix.confidence[i, j] == pytest.approx(confidence, abs=1e-6)
+    not_revoted_by_b = matrix.row_index(np.array([r for r, d in doc_id.items() if d in ids[25:]]))
+    assert (matrix.labels[not_revoted_by_b, 1] == NONE_LABEL).all()  # b's v1 votes there are not current
+    cast = con.execute("SELECT count(*) FROM votes v JOIN current_lfs l ON l.lf = v.lf AND l.version = v.lf_version "
+                       "WHERE v.doc_id IN (SELECT doc_id FROM documents)").fetchall()[0][0]
+    assert (stats.votes, stats.orphan_votes, stats.duplicate_votes) == (len(view), 1, cast - len(view))
+    assert (stats.duplicate_votes > 0) == revote
 
 
 def test_bad_votes_are_refused_naming_the_lf(con):
@@ -323,11 +375,11 @@ def test_lfs_analysis_is_stored_and_summarised(con):
     rng = np.random.default_rng(9)
     y = rng.integers(0, K, 3000)
     labels, confidence = synthetic_votes(rng, y, SPECS[:4])
-    labels[:, 3] = np.where(labels[:, 3] >= 2, labels[:, 3], -1)  # lf3 never votes 0 or 1
+    labels[:, 3] = np.where(labels[:, 3] >= 2, labels[:, 3], NONE_LABEL)  # lf3 never votes 0 or 1
     ids = add_documents(con, len(y))
     add_gold(con, ids, y)
     add_votes(con, ids, labels, confidence)
-    model_run = run_label_model(con, Options(model="snorkel", priors=("uniform",), epochs=(500,), lr=(0.01,)))
+    model_run = fit_label_model(con, Options(model="snorkel", priors=("uniform",), epochs=(500,), lr=(0.01,)))
     run_id, long, lfs = analyse_lfs(con)
     stored = con.execute("SELECT count(*) FROM lf_analysis WHERE run_id = ?", [run_id]).fetchall()[0][0]
     assert stored == long.num_rows > 0

@@ -7,13 +7,12 @@ import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import numpy as np
-import pyarrow as pa
 from typer.testing import CliRunner
 
-from admedtagger.cleaning import FlagSettings, flag
+from admedtagger.cleaning import FlagSettings, flag_labels
 from admedtagger.cli import app
-from admedtagger.warehouse import connect, record_run
+from admedtagger.warehouse import connect
+from factory import gold_with_flips, write_weak_labels
 
 runner = CliRunner()
 NAMES = ["Radiology", "Oncology", "Cardiology", "Hypertension", "Pathology"]
@@ -25,15 +24,9 @@ def invoke(*args):
 
 def flagged_demo(con, share_flipped: float = 0.1, seed: int = 4) -> None:
     """Weak labels = demo gold with a seeded share flipped (one ok 'label-model' run), then a flag run."""
-    gold = con.execute("SELECT doc_id, label FROM gold WHERE label >= 0 ORDER BY doc_id").fetchall()
-    ids, labels = [g[0] for g in gold], np.array([g[1] for g in gold])
-    rng = np.random.default_rng(seed)
-    flipped = rng.choice(len(ids), round(share_flipped * len(ids)), replace=False)
-    labels[flipped] = (labels[flipped] + rng.integers(1, 5, len(flipped))) % 5
-    with record_run(con, "label-model", {}) as run:
-        con.register("_weak", pa.table({"doc_id": ids, "label": labels}))
-        con.execute("INSERT INTO weak_labels SELECT ?, doc_id, label, NULL, 0.8, 'majority' FROM _weak", [run.run_id])
-    flag(con, FlagSettings())
+    ids, labels, _ = gold_with_flips(con, share_flipped, seed)
+    write_weak_labels(con, ids, labels, confidence=0.8, model="majority")
+    flag_labels(con, FlagSettings())
 
 
 def annotation(choice: str, user, when: str, cancelled: bool = False, task_id: int = 1) -> dict:

@@ -27,7 +27,8 @@ from admedtagger.labeling.llm.backend_openai import OpenAIBackend
 from admedtagger.labeling.llm.build import lfs_for_backend
 from admedtagger.labeling.llm.cache import LLMCache
 from admedtagger.labeling.llm.model_files import DEFAULT_MODEL, default_model_dir
-from admedtagger.labeling.runner import label
+from admedtagger.labeling.runner import apply_lfs
+from admedtagger.warehouse import NONE_LABEL
 
 pytestmark = pytest.mark.slow
 
@@ -150,7 +151,7 @@ def test_failed_requests_are_retried_then_abstain_and_are_not_cached(flaky, demo
     lf = lfs_for_backend(engine, project, project.categories, ["direct_pl"], {}, cache=LLMCache(demo_con))[0]
     texts = _texts(demo_con, 4)
     votes = lf.apply(texts)
-    assert [v.label for v in votes] == [-1] * 4
+    assert [v.label for v in votes] == [NONE_LABEL] * 4
     assert lf.metrics["failed_requests"] == 4 and lf.metrics["out_of_label_set"] == 0
     assert engine.stats["retries"] == 4 * 3 and engine.stats["failed"] == 4
     seen = httpx.get(flaky).json()
@@ -168,7 +169,7 @@ def test_constrained_choice_over_http_with_retries_and_cache(vllm_server, flaky,
     lfs = lfs_for_backend(engine, project, project.categories, ["direct_pl", "definitions_en"], {"max_prompt_tokens": 96},
                           cache=LLMCache(demo_con))
     started = time.perf_counter()
-    result = label(demo_con, lfs, limit=N_TEXTS)
+    result = apply_lfs(demo_con, lfs, limit=N_TEXTS)
     seconds = time.perf_counter() - started
     print(f"\nopenai backend via vLLM server: {2 * N_TEXTS} prompts in {seconds:.1f} s "
           f"({2 * N_TEXTS / seconds:.2f} prompts/s), {engine.stats['retries']} retries")
@@ -187,7 +188,7 @@ def test_constrained_choice_over_http_with_retries_and_cache(vllm_server, flaky,
     demo_con.execute("DELETE FROM votes")
     again = lfs_for_backend(engine, project, project.categories, ["direct_pl", "definitions_en"],
                             {"max_prompt_tokens": 96}, cache=LLMCache(demo_con))
-    rerun = label(demo_con, again, limit=N_TEXTS)
+    rerun = apply_lfs(demo_con, again, limit=N_TEXTS)
     assert all(m["model_calls"] == 0 and m["cache_hits"] == N_TEXTS for m in rerun.lfs.values())
 
 
@@ -210,6 +211,6 @@ def test_logprobs_mode_over_http(vllm_server, demo_con, project):
     votes = lf.apply(_texts(demo_con, 4))
     assert lf.metrics["model_calls"] == 4 and lf.metrics["failed_requests"] == 0
     for vote in votes:
-        assert vote.label == -1 or 0.0 < vote.confidence <= 1.0
+        assert vote.label == NONE_LABEL or 0.0 < vote.confidence <= 1.0
     scores = demo_con.execute("SELECT scores FROM llm_cache").fetchall()
     assert all(abs(sum(s[0]) - 1.0) < 1e-6 for s in scores)

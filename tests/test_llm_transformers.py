@@ -27,8 +27,8 @@ from admedtagger.labeling.llm.labels import LabelWordError, label_set
 from admedtagger.labeling.llm.model_files import DEFAULT_MODEL, default_model_dir
 from admedtagger.labeling.llm.prompts import Prompter
 from admedtagger.labeling.llm.views import Task, load_views
-from admedtagger.labeling.runner import label
-from admedtagger.warehouse import connect, load_config
+from admedtagger.labeling.runner import apply_lfs
+from admedtagger.warehouse import NONE_LABEL, connect, load_config
 
 pytestmark = pytest.mark.slow
 
@@ -93,7 +93,7 @@ def test_runner_writes_votes_and_a_rerun_makes_no_model_call(engine, demo_con, p
     opts = {"max_prompt_tokens": 64}
     lfs = lfs_for_backend(engine, project, project.categories, VIEWS, opts, cache=LLMCache(demo_con))
     assert [lf.name for lf in lfs] == ["llm_direct_pl", "llm_persona_pl"]
-    result = label(demo_con, lfs, limit=10)
+    result = apply_lfs(demo_con, lfs, limit=10)
     for name in ("llm_direct_pl", "llm_persona_pl"):
         metrics = result.lfs[name]
         assert metrics["texts"] == 10 and metrics["model_calls"] == 10 and metrics["cache_hits"] == 0
@@ -101,18 +101,18 @@ def test_runner_writes_votes_and_a_rerun_makes_no_model_call(engine, demo_con, p
     votes = demo_con.execute("SELECT lf, doc_id, label, confidence FROM votes ORDER BY lf, doc_id").fetchall()
     assert len(votes) == 20
     for _, _, vote, confidence in votes:
-        assert -1 <= vote <= 4
-        assert (confidence is None) if vote == -1 else (0.0 <= confidence <= 1.0)
+        assert NONE_LABEL <= vote <= 4
+        assert (confidence is None) if vote == NONE_LABEL else (0.0 <= confidence <= 1.0)
     assert any(v[2] >= 0 for v in votes)
     cached = demo_con.execute("SELECT count(*), count(DISTINCT key), count(scores) FROM llm_cache").fetchall()
     assert cached == [(20, 20, 20)]
     out_of_set = sum(result.lfs[n]["out_of_label_set"] for n in result.lfs)
-    assert out_of_set == sum(1 for v in votes if v[2] == -1)
+    assert out_of_set == sum(1 for v in votes if v[2] == NONE_LABEL)
 
     # A new process would rebuild everything: fresh LFs, votes gone, same views -> cache only.
     demo_con.execute("DELETE FROM votes")
     again = lfs_for_backend(engine, project, project.categories, VIEWS, opts, cache=LLMCache(demo_con))
-    rerun = label(demo_con, again, limit=10)
+    rerun = apply_lfs(demo_con, again, limit=10)
     for name in ("llm_direct_pl", "llm_persona_pl"):
         assert rerun.lfs[name]["model_calls"] == 0 and rerun.lfs[name]["cache_hits"] == 10
     assert demo_con.execute("SELECT lf, doc_id, label, confidence FROM votes ORDER BY lf, doc_id").fetchall() == votes
@@ -133,9 +133,9 @@ def test_yes_no_and_few_shot_views(engine, demo_con, project):
     assert {splits[d] for d in shots} == {"dev"}
     texts = [row[0] for row in demo_con.execute("SELECT text FROM documents ORDER BY doc_id LIMIT 2").fetchall()]
     for category, lf in enumerate(lfs[:5]):
-        assert {v.label for v in lf.apply(texts)} <= {category, -1}
+        assert {v.label for v in lf.apply(texts)} <= {category, NONE_LABEL}
     votes = lfs[5].apply(texts)
-    assert all(-1 <= v.label <= 4 for v in votes)
+    assert all(NONE_LABEL <= v.label <= 4 for v in votes)
     # Few-shot turns (user text, assistant label word) precede the asked text.
     messages = lfs[5].prompter.render(texts[0]).messages
     assert len(messages) == 1 + 2 * 5 + 1

@@ -21,7 +21,8 @@ if importlib.util.find_spec("vllm") is None:
 from admedtagger.labeling.llm.backend_vllm import VLLMBackend  # noqa: E402
 from admedtagger.labeling.llm.build import lfs_for_backend  # noqa: E402
 from admedtagger.labeling.llm.cache import LLMCache  # noqa: E402
-from admedtagger.labeling.runner import label  # noqa: E402
+from admedtagger.labeling.runner import apply_lfs  # noqa: E402
+from admedtagger.warehouse import NONE_LABEL  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.vllm]
 
@@ -44,7 +45,7 @@ def test_constrained_choice_holds_and_is_cached(engine, demo_con, project):
                           cache=LLMCache(demo_con))
     assert all(lf.mode == "choice" for lf in lfs)
     started = time.perf_counter()
-    result = label(demo_con, lfs, limit=N_TEXTS)
+    result = apply_lfs(demo_con, lfs, limit=N_TEXTS)
     seconds = time.perf_counter() - started
     print(f"\nvLLM: {2 * N_TEXTS} constrained prompts in {seconds:.1f} s ({2 * N_TEXTS / seconds:.2f} prompts/s), "
           f"{engine.stats['cached_prompt_tokens']} of {engine.stats['prompt_tokens']} prompt tokens from the prefix cache")
@@ -68,7 +69,7 @@ def test_constrained_choice_holds_and_is_cached(engine, demo_con, project):
     demo_con.execute("DELETE FROM votes")
     again = lfs_for_backend(engine, project, project.categories, VIEWS, {"max_prompt_tokens": 96},
                             cache=LLMCache(demo_con))
-    rerun = label(demo_con, again, limit=N_TEXTS)
+    rerun = apply_lfs(demo_con, again, limit=N_TEXTS)
     assert all(m["model_calls"] == 0 and m["cache_hits"] == N_TEXTS for m in rerun.lfs.values())
 
 
@@ -105,4 +106,4 @@ def test_logprobs_mode_shares_the_cache_with_the_transformers_backend(engine, de
     fresh = ["Kontrola. " + t for t in texts]
     by_vllm = served.apply(fresh)
     assert served.metrics["model_calls"] == 4
-    assert all(v.label == -1 or 0.0 <= v.confidence <= 1.0 for v in by_vllm)
+    assert all(v.label == NONE_LABEL or 0.0 <= v.confidence <= 1.0 for v in by_vllm)

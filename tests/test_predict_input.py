@@ -15,12 +15,12 @@ import pytest
 from typer.testing import CliRunner
 
 from admedtagger.cli import app
-from admedtagger.students.train import train
-from admedtagger.warehouse import connect, ingest, load_config, record_run, render_config, sync_categories
+from admedtagger.students.train import train_student
+from admedtagger.warehouse import connect, ingest_files, load_config, record_run, render_config, sync_categories
 from admedtagger.warehouse.ingest import text_hash
 
 runner = CliRunner()
-DEMO_CORPUS = Path(__file__).resolve().parents[1] / "warehouse" / "data" / "demo_pl.jsonl"
+DEMO_CORPUS = Path(__file__).resolve().parents[1] / "demo" / "data" / "demo_pl.jsonl"
 NAMES = ["Radiology", "Oncology", "Cardiology", "Hypertension", "Pathology"]
 TEXTS = [
     "Tomografia komputerowa klatki piersiowej z kontrastem: bez zmian ogniskowych.",
@@ -37,14 +37,14 @@ def trained_root(tmp_path_factory):
     config = load_config(root / "admedtagger.toml")
     con = connect(config.db_path())
     sync_categories(con, config)
-    ingest(con, [DEMO_CORPUS], id_col="id", label_col="label")
+    ingest_files(con, [DEMO_CORPUS], id_col="id", label_col="label")
     gold = con.execute("SELECT doc_id, label FROM gold WHERE label >= 0 ORDER BY doc_id").fetchall()
     with record_run(con, "label-model", {"test": "gold as weak labels"}) as run:
         con.executemany(
             "INSERT INTO weak_labels (run_id, doc_id, label, probs, confidence, model) VALUES (?, ?, ?, ?, 0.9, 'gold')",
             [(run.run_id, d, label, [0.9 if k == label else 0.025 for k in range(5)]) for d, label in gold],
         )
-    train(con, kind="tfidf", models_dir=root / "models", root=root)
+    train_student(con, kind="tfidf", models_dir=root / "models", root=root)
     con.close()
     return root
 

@@ -7,11 +7,11 @@ import pytest
 from typer.testing import CliRunner
 
 from admedtagger.cli import app
-from admedtagger.labeling.base import ABSTAIN, Vote
+from admedtagger.labeling.base import Vote
 from admedtagger.labeling.python_lf import PythonLFError, labeling_function, load_python_lfs
 from admedtagger.labeling.registry import RegistryError, build_lfs
-from admedtagger.labeling.runner import label
-from admedtagger.warehouse import label_lookup, load_config
+from admedtagger.labeling.runner import apply_lfs
+from admedtagger.warehouse import NONE_LABEL, label_lookup, load_config
 
 LFS_PY = '''
 from admedtagger.labeling.python_lf import labeling_function
@@ -59,7 +59,7 @@ def test_decorator_resolves_names_ids_and_confidences(con):
 
     lf = mixed.bind(label_lookup(con))
     assert lf.name == "mixed" and lf.kind == "python"
-    assert lf.apply(list("abcdef")) == [Vote(1), Vote(2), Vote(4), Vote(0, 0.25), Vote(ABSTAIN), Vote(ABSTAIN)]
+    assert lf.apply(list("abcdef")) == [Vote(1), Vote(2), Vote(4), Vote(0, 0.25), Vote(NONE_LABEL), Vote(NONE_LABEL)]
 
 
 @pytest.mark.parametrize("answer, message", [
@@ -98,7 +98,7 @@ def test_enabled_lfs_py_is_found_and_run(demo_con, project):
     (project.root / "lfs.py").write_text(LFS_PY, encoding="utf-8")
     lfs = build_lfs(demo_con, enable(project), kinds=["python"])
     assert [lf.name for lf in lfs] == ["py_mammography", "py_tnm"]
-    result = label(demo_con, lfs)
+    result = apply_lfs(demo_con, lfs)
     assert result.documents == 640
     rows = dict(demo_con.execute(
         "SELECT lf, count(*) FILTER (WHERE label >= 0) FROM votes GROUP BY lf").fetchall())

@@ -1,7 +1,7 @@
 """The review queue for real: the terminal reviewer in a subprocess with scripted stdin,
 SIGKILL mid-session, undo, `review decide`, and `gold import` / `gold show`.
 
-The reviewer holds no connection while it waits for input (issue 10, item 10): other
+The reviewer holds no connection while it waits for input: other
 `admedtagger` commands run beside a waiting reviewer, and a writable connection held by
 this test process locks the file while the reviewer tries to save.
 """
@@ -21,17 +21,16 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
-import pyarrow as pa
 import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from admedtagger.cleaning import FlagSettings, flag, pending, review_session
+from admedtagger.cleaning import FlagSettings, flag_labels, pending, review_session
 from admedtagger.cleaning.review import effective_decision, record
 from admedtagger.cleaning.terminal import warehouse_opener
 from admedtagger.cli import app
-from admedtagger.warehouse import connect, record_run
+from admedtagger.warehouse import connect
+from factory import gold_with_flips, write_weak_labels
 
 EXE = Path(sys.executable).parent / "admedtagger"
 runner = CliRunner()
@@ -45,16 +44,9 @@ def invoke(*args):
 def flagged_demo(con, share_flipped: float = 0.1, seed: int = 3) -> list:
     """Weak labels = demo gold with a seeded share flipped (one ok 'label-model' run),
     then a flag run; returns the review queue."""
-    gold = con.execute("SELECT doc_id, label FROM gold WHERE label >= 0 ORDER BY doc_id").fetchall()
-    ids, labels = [g[0] for g in gold], np.array([g[1] for g in gold])
-    rng = np.random.default_rng(seed)
-    flipped = rng.choice(len(ids), round(share_flipped * len(ids)), replace=False)
-    labels[flipped] = (labels[flipped] + rng.integers(1, 5, len(flipped))) % 5
-    with record_run(con, "label-model", {}) as run:
-        con.register("_weak", pa.table({"doc_id": ids, "label": labels}))
-        con.execute("INSERT INTO weak_labels SELECT ?, doc_id, label, NULL, 0.9, 'demo-gold-flipped' FROM _weak",
-                    [run.run_id])
-    flag(con, FlagSettings())
+    ids, labels, _ = gold_with_flips(con, share_flipped, seed)
+    write_weak_labels(con, ids, labels, confidence=0.9, model="demo-gold-flipped")
+    flag_labels(con, FlagSettings())
     return pending(con)
 
 

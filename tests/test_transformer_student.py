@@ -15,13 +15,13 @@ from typer.testing import CliRunner
 
 from admedtagger.cli import app
 from admedtagger.students import registry
-from admedtagger.students.train import train
+from admedtagger.students.train import train_student
 from admedtagger.students.transformer import default_backbone
-from admedtagger.warehouse import connect, ingest, record_run
+from admedtagger.warehouse import connect, ingest_files, record_run
 
 pytestmark = pytest.mark.slow
 K = 5
-DEMO_CORPUS = Path(__file__).resolve().parents[1] / "warehouse" / "data" / "demo_pl.jsonl"
+DEMO_CORPUS = Path(__file__).resolve().parents[1] / "demo" / "data" / "demo_pl.jsonl"
 
 
 @pytest.fixture
@@ -31,7 +31,7 @@ def slice_con(project, tmp_path):
     source = tmp_path / "slice.jsonl"
     source.write_text("\n".join(lines) + "\n", encoding="utf-8")
     con = connect(project.db_path())
-    ingest(con, [source], id_col="id", label_col="label")
+    ingest_files(con, [source], id_col="id", label_col="label")
     rows = []
     for doc_id, gold in con.execute("SELECT doc_id, label FROM gold").fetchall():
         if gold >= 0:
@@ -62,9 +62,9 @@ def test_minilm_student_trains_saves_and_reloads_with_plain_transformers(slice_c
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     steps = []
-    result = train(slice_con, kind="transformer", models_dir=project.root / "models", root=project.root,
-                   soft=True, epochs=1, max_length=64, batch_size=16, threads=2,
-                   on_progress=lambda done, total, info: steps.append((done, total)))
+    result = train_student(slice_con, kind="transformer", models_dir=project.root / "models", root=project.root,
+                           soft=True, epochs=1, max_length=64, batch_size=16, threads=2,
+                           on_progress=lambda done, total, info: steps.append((done, total)))
     assert steps[-1][0] == steps[-1][1] > 0
     row = registry.latest_student(slice_con)
     assert row["kind"] == "transformer" and row["base_model"] == "all-MiniLM-L6-v2"
@@ -101,7 +101,7 @@ def test_minilm_student_trains_saves_and_reloads_with_plain_transformers(slice_c
 
 def test_compare_measures_teacher_and_student_on_the_same_texts(slice_con, project):
     """The real teacher (SmolLM2 through one prompt view) against a TF-IDF student."""
-    result = train(slice_con, kind="tfidf", models_dir=project.root / "models", root=project.root)
+    result = train_student(slice_con, kind="tfidf", models_dir=project.root / "models", root=project.root)
     slice_con.close()
     shown = CliRunner().invoke(app, ["compare", "--texts", "2", "--view", "direct_pl"], catch_exceptions=False)
     assert shown.exit_code == 0, shown.output

@@ -7,13 +7,11 @@ and never create a warehouse), runs left 'running' by a killed process are marke
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import duckdb
 import pytest

@@ -100,9 +100,6 @@ DEFAULT_CATEGORIES: tuple[Category, ...] = (
     ),
 )
 
-# Label names in gold data that mean "fits none of the categories".
-NONE_LABELS = frozenset({"other", "none", "inne", "inna", "brak", "-1"})
-
 
 @dataclass
 class Config:

@@ -20,6 +20,7 @@ import duckdb
 from .config import Category, Config
 from .errors import UserError
 from .schema import SCHEMA_VERSION, current_version, migrate
+from .transactions import transaction
 
 
 class WarehouseError(UserError):
@@ -129,15 +130,14 @@ def sync_categories(con: duckdb.DuckDBPyConnection, config: Config) -> None:
                     f"({name!r}) of a warehouse that already holds labels: keep the existing "
                     "categories in order and add new ones at the end"
                 )
-    con.execute("BEGIN TRANSACTION")
-    con.execute("DELETE FROM categories")
-    con.executemany("INSERT INTO categories VALUES (?, ?, ?, ?, ?, ?, ?)", wanted)
-    con.execute("DELETE FROM settings WHERE key IN ('dev_ratio', 'language')")
-    con.executemany(
-        "INSERT INTO settings VALUES (?, ?)",
-        [("dev_ratio", str(config.dev_ratio)), ("language", config.language)],
-    )
-    con.execute("COMMIT")
+    with transaction(con):
+        con.execute("DELETE FROM categories")
+        con.executemany("INSERT INTO categories VALUES (?, ?, ?, ?, ?, ?, ?)", wanted)
+        con.execute("DELETE FROM settings WHERE key IN ('dev_ratio', 'language')")
+        con.executemany(
+            "INSERT INTO settings VALUES (?, ?)",
+            [("dev_ratio", str(config.dev_ratio)), ("language", config.language)],
+        )
 
 
 def categories(con: duckdb.DuckDBPyConnection) -> list[Category]:
@@ -146,17 +146,6 @@ def categories(con: duckdb.DuckDBPyConnection) -> list[Category]:
         "SELECT name, name_pl, name_en, description_pl, description_en FROM categories ORDER BY label"
     ).fetchall()
     return [Category(*row) for row in rows]
-
-
-def label_lookup(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    """Lower-cased category names (canonical, Polish, English) and ids -> label id."""
-    lookup: dict[str, int] = {}
-    for label, *names in con.execute("SELECT label, name, name_pl, name_en FROM categories").fetchall():
-        lookup[str(label)] = label
-        for name in names:
-            if name:
-                lookup[name.lower()] = label
-    return lookup
 
 
 def package_versions(*names: str) -> dict[str, str]:
@@ -202,18 +191,9 @@ def record_run(
         status = "interrupted"
         raise
     finally:
-        if status != "ok":
-            _rollback_open_transaction(con)
         _LIVE_RUNS.discard(run.run_id)
         con.execute(
             "UPDATE runs SET ended_at = ?, status = ?, metrics = ? WHERE run_id = ?",
             [datetime.now(), status, json.dumps(run.metrics, default=str), run.run_id],
         )
 
-
-def _rollback_open_transaction(con: duckdb.DuckDBPyConnection) -> None:
-    """Drop a half-done batch so the run's status can still be written."""
-    try:
-        con.execute("ROLLBACK")
-    except duckdb.TransactionException:
-        pass  # no transaction was open

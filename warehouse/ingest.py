@@ -16,9 +16,29 @@ dropped (CSV, TSV, JSONL, .txt).
 Rows are read one at a time and written in batches, each batch in one transaction, so
 memory stays constant whatever the corpus size and a killed ingest loses at most the
 batch in flight; re-running it skips what is already stored. A bad row becomes an
-``ingest_rejects`` row (file, line, reason, the start of the row): unreadable bytes,
-malformed JSON or CSV (including a quote left open to the end of the file), a text that
-is not a string, an id that is neither a string nor an integer, an unknown label.
+``ingest_rejects`` row: file, line, ``code``, ``reason`` (the message for a person, with the
+details: byte offset, column, the value's type) and the start of the row. Statistics group
+by ``code``, never by the message. The codes (:data:`REJECT_PHRASES` maps each to the phrase
+the ingest summary shows):
+
+- ``invalid_utf8``: bytes that are not UTF-8 (a line, a .txt file, a CSV field)
+- ``malformed_json``: a JSONL line that is not JSON
+- ``not_an_object``: a JSONL line that is JSON but not an object
+- ``malformed_row``: a CSV/TSV row with the wrong number of fields or a stray quote
+- ``unterminated_quote``: a CSV/TSV quote left open to the end of the file
+- ``unreadable_parquet``: a damaged Parquet row group (its rows)
+- ``no_rows``: a file without a single row
+- ``missing_column``: a JSONL object without the text key
+- ``text_not_a_string``: a text that is a number, null, an array, ...
+- ``empty_text``: a text of whitespace only
+- ``too_long``: a text longer than ``max_text_chars``
+- ``missing_id``: an empty id in the id column
+- ``id_wrong_type``: an id that is neither a string nor an integer
+- ``label_wrong_type``: a label that is neither a string nor an integer
+- ``unknown_label``: a label that names no category
+- ``id_conflict``: an id given again, or already stored, with a different text
+- ``duplicate``: the text of another document under another id (counted as a duplicate,
+  not as rejected)
 
 Ids: the user's id column when given, else ``'h'`` + the first 16 hex digits of the
 BLAKE2b hash of the normalised text (Unicode NFC, whitespace runs collapsed to one
@@ -44,9 +64,11 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .config import NONE_LABELS
-from .db import label_lookup
+from .db import record_run
+from .transactions import registered, transaction
 from .errors import UserError
+from .gold_imports import insert_gold
+from .rules import label_lookup, resolve_label
 
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "tsv", ".parquet": "parquet"}
 RAW_EXCERPT_CHARS = 200
@@ -54,6 +76,27 @@ JSONL_PROBE_ROWS = 1000  # a JSONL key found in none of a file's first rows is a
 UTF8_BOM = b"\xef\xbb\xbf"
 _UTF16_32_BOMS = (b"\xff\xfe", b"\xfe\xff")  # also the start of the UTF-32 LE mark
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")  # what a text file iterated with newline="" splits on
+
+# Reject code -> the phrase the ingest summary shows for it: every code there is (module doc).
+REJECT_PHRASES = {
+    "invalid_utf8": "invalid UTF-8",
+    "malformed_json": "malformed JSON",
+    "not_an_object": "line is not a JSON object",
+    "malformed_row": "malformed row",
+    "unterminated_quote": "unterminated quote",
+    "unreadable_parquet": "unreadable Parquet data",
+    "no_rows": "no rows in the file",
+    "missing_column": "missing text column",
+    "text_not_a_string": "text is not a string",
+    "empty_text": "empty text",
+    "too_long": "text longer than the limit (ingest.max_text_chars)",
+    "missing_id": "missing id",
+    "id_wrong_type": "id is not a string or an integer",
+    "label_wrong_type": "label is not a category name or id",
+    "unknown_label": "unknown label",
+    "id_conflict": "id already used for a different text",
+    "duplicate": "duplicate text",
+}
 
 
 class IngestError(UserError):
@@ -70,22 +113,39 @@ class IngestStats:
     rejected: int = 0
     gold_imported: int = 0
     seconds: float = 0.0
-    reject_reasons: dict[str, int] = field(default_factory=dict)  # reject kind -> count
+    reject_reasons: dict[str, int] = field(default_factory=dict)  # reject code -> count (no 'duplicate')
     files_skipped: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file in a folder, why it was not read)
+    run_id: str | None = None  # the run the rejects were recorded under
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
+
+    def reject_summary(self) -> list[tuple[str, int]]:
+        """``(phrase, count)`` per reject code, the most frequent first."""
+        counts = sorted(self.reject_reasons.items(), key=lambda kv: -kv[1])
+        return [(REJECT_PHRASES[code], count) for code, count in counts]
 
 
 @dataclass
 class _Row:
     line: int | None
     record: dict | None = None  # the parsed row, None when unreadable
-    reject: str | None = None
+    code: str | None = None  # a reject code (REJECT_PHRASES) when the row could not be read
+    reason: str | None = None  # the reject's message
     raw: str | None = None
-    kind: str | None = None  # the reject's kind, for summaries; the reason itself when None
     source: str | None = None  # the file, where it is not the input being read (.txt in a folder)
+
+
+@dataclass
+class _Reject:
+    """One ``ingest_rejects`` row."""
+
+    source: str
+    line: int | None
+    code: str
+    reason: str
+    raw: str | None = None
 
 
 @dataclass
@@ -99,8 +159,9 @@ class _Unit:
 
 @dataclass
 class IngestPlan:
-    """Checked inputs (see :func:`plan_ingest`): what :func:`ingest` will read and what it skips."""
+    """Checked inputs (see :func:`plan_ingest`): what :func:`ingest_files` will read and what it skips."""
 
+    paths: list[str]  # as given: files and folders
     units: list[_Unit]
     skipped: list[tuple[str, str]]
     text_col: str
@@ -177,16 +238,16 @@ def _read_jsonl(path: Path) -> Iterator[_Row]:
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
-                yield _Row(number, reject=f"invalid UTF-8 at byte {exc.start}", raw=_excerpt(raw),
-                           kind="invalid UTF-8")
+                yield _Row(number, code="invalid_utf8", reason=f"invalid UTF-8 at byte {exc.start}",
+                           raw=_excerpt(raw))
                 continue
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
-                yield _Row(number, reject=f"malformed JSON: {exc.msg}", raw=_excerpt(line), kind="malformed JSON")
+                yield _Row(number, code="malformed_json", reason=f"malformed JSON: {exc.msg}", raw=_excerpt(line))
                 continue
             if not isinstance(record, dict):
-                yield _Row(number, reject="line is not a JSON object", raw=_excerpt(line))
+                yield _Row(number, code="not_an_object", reason="line is not a JSON object", raw=_excerpt(line))
                 continue
             yield _Row(number, record)
 
@@ -227,7 +288,7 @@ def _read_delimited(path: Path, delimiter: str) -> Iterator[_Row]:
                     yield _unterminated_quote(path, delimiter, start, end)
                     return
                 span = f"line {start}" if end <= start else f"lines {start}-{end}"
-                yield _Row(start, reject=f"malformed row: {_one_line(exc)} ({span})", kind="malformed row")
+                yield _Row(start, code="malformed_row", reason=f"malformed row: {_one_line(exc)} ({span})")
                 continue
             end = reader.line_num
             if not values:
@@ -235,9 +296,9 @@ def _read_delimited(path: Path, delimiter: str) -> Iterator[_Row]:
             if len(values) != width:
                 yield _Row(
                     start,
-                    reject=f"malformed row: {len(values)} fields, header has {width}",
+                    code="malformed_row",
+                    reason=f"malformed row: {len(values)} fields, header has {width}",
                     raw=_excerpt(delimiter.join(values)),
-                    kind="malformed row",
                 )
                 continue
             yield _Row(start, dict(zip(header, values)))
@@ -260,7 +321,7 @@ def _unterminated_quote(path: Path, delimiter: str, start: int, end: int) -> _Ro
     where = f" (in the row starting on line {start})" if opened > start else ""
     reason = (f"unterminated quote: the quote opened on line {opened}{where} runs to the end of the file "
               f"(line {end}), swallowing {end - opened} more line{'' if end - opened == 1 else 's'}")
-    return _Row(opened, reject=reason, raw=_excerpt(delimiter.join(values)), kind="unterminated quote")
+    return _Row(opened, code="unterminated_quote", reason=reason, raw=_excerpt(delimiter.join(values)))
 
 
 def _read_parquet(path: Path) -> Iterator[_Row]:
@@ -282,8 +343,8 @@ def _read_parquet(path: Path) -> Iterator[_Row]:
                 except (pa.ArrowException, OSError) as exc:
                     last = first + size - 1
                     span = f"row {last}" if number + 1 == last else f"rows {number + 1}-{last}"
-                    yield _Row(number + 1, reject=f"unreadable Parquet data ({span}): {_one_line(exc)}",
-                               kind="unreadable Parquet data")
+                    yield _Row(number + 1, code="unreadable_parquet",
+                               reason=f"unreadable Parquet data ({span}): {_one_line(exc)}")
                     break
                 for record in batch.to_pylist():
                     number += 1
@@ -299,7 +360,7 @@ def _read_txt_folder(path: Path, files: Sequence[Path] | None = None) -> Iterato
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            yield _Row(None, reject=f"invalid UTF-8 at byte {exc.start}", raw=_excerpt(raw), kind="invalid UTF-8",
+            yield _Row(None, code="invalid_utf8", reason=f"invalid UTF-8 at byte {exc.start}", raw=_excerpt(raw),
                        source=str(file))
             continue
         yield _Row(None, {"id": relative, "text": text, "file": f"{relative}.txt"}, source=str(file))
@@ -366,7 +427,7 @@ def plan_ingest(
     for unit in units:
         if unit.fmt != "txt-folder":
             _check_file(unit.path, unit.fmt, text_col, id_col, label_col)
-    return IngestPlan(units, skipped, text_col, id_col, label_col)
+    return IngestPlan([str(p) for p in paths], units, skipped, text_col, id_col, label_col)
 
 
 def _check_file(path: Path, fmt: str, text_col: str, id_col: str | None, label_col: str | None) -> None:
@@ -457,14 +518,14 @@ def _check_jsonl(path: Path, wanted: list[tuple[str, str]]) -> None:
 
 
 class _Batch:
-    """Rows waiting to be written, plus the reject and gold rows that go with them."""
+    """Rows waiting to be written, plus the rejects and gold labels that go with them."""
 
     def __init__(self) -> None:
         self.documents: dict[str, list] = {k: [] for k in ("doc_id", "text", "text_hash", "source", "meta")}
         self.lines: list[int | None] = []
         self.origins: list[str] = []  # the file each document came from, for rejects found at write time
         self.labels: list[int | None] = []
-        self.rejects: list[tuple] = []  # (source, line, reason, raw, kind)
+        self.rejects: list[_Reject] = []
         self.repeats = 0  # the same id and text again within the input
         self.seen_ids: dict[str, str] = {}
         self.seen_hashes: dict[str, str] = {}
@@ -473,7 +534,7 @@ class _Batch:
         return len(self.documents["doc_id"]) + len(self.rejects)
 
 
-def ingest(
+def ingest_files(
     con: duckdb.DuckDBPyConnection,
     paths: Sequence[str | Path] | IngestPlan,
     *,
@@ -491,9 +552,10 @@ def ingest(
     :func:`plan_ingest` (whose columns then win over the arguments); ``text_col``,
     ``id_col`` and ``label_col`` name the columns (a folder's .txt files use the file name
     as id). ``label_col`` records the given labels in ``gold_imports`` (source
-    ``FILE#label``); names are matched against the categories case-insensitively, as are
-    category ids, and "other"/"none"/"inne" mean "fits no category" (-1). ``on_progress``
-    receives the number of rows read so far.
+    ``FILE#label``); a label is read by :func:`~admedtagger.warehouse.rules.resolve_label`:
+    a category name (any case) or id, or a name for "fits no category" ("other", "none",
+    "inne", ...). ``run_id`` is stored with the rejects. ``on_progress`` receives the
+    number of rows read so far.
 
     Raises :class:`IngestError` before writing anything when :func:`plan_ingest` refuses
     the inputs; every problem inside a file becomes an ``ingest_rejects`` row.
@@ -502,14 +564,14 @@ def ingest(
     plan = paths if isinstance(paths, IngestPlan) else plan_ingest(
         paths, text_col=text_col, id_col=id_col, label_col=label_col)
     labels = label_lookup(con) if plan.label_col else {}
-    stats = IngestStats(files_skipped=len(plan.skipped), skipped=list(plan.skipped))
+    stats = IngestStats(files_skipped=len(plan.skipped), skipped=list(plan.skipped), run_id=run_id)
     # Committed batches collect in the write-ahead log and are folded into the file every
     # 256 MB: checkpointing after every batch (the 16 MB default) made ingest 2-4x slower.
     # A crash loses nothing committed: DuckDB replays the log on the next open.
     threshold = con.execute("SELECT current_setting('checkpoint_threshold')").fetchall()[0][0]
     con.execute("SET checkpoint_threshold = '256MB'")
     try:
-        _ingest_files(con, plan, stats, labels, max_text_chars, batch_size, run_id, on_progress)
+        _ingest_units(con, plan, stats, labels, max_text_chars, batch_size, run_id, on_progress)
     finally:
         con.execute(f"SET checkpoint_threshold = '{threshold}'")
     con.execute("CHECKPOINT")
@@ -517,7 +579,31 @@ def ingest(
     return stats
 
 
-def _ingest_files(con: duckdb.DuckDBPyConnection, plan: IngestPlan, stats: IngestStats, labels: dict[str, int],
+def run_ingest(
+    con: duckdb.DuckDBPyConnection,
+    plan: IngestPlan,
+    *,
+    max_text_chars: int = 100_000,
+    batch_size: int = 20_000,
+    on_progress: Callable[[int], None] | None = None,
+) -> IngestStats:
+    """:func:`ingest_files` recorded as a run of stage ``ingest`` in ``runs``.
+
+    The run's params are the plan's paths and columns, its metrics the returned stats
+    (:meth:`IngestStats.as_dict`); the rejects carry its id, returned as ``stats.run_id``.
+    A failed or interrupted ingest leaves its run marked so (see :func:`record_run`).
+    """
+    if not isinstance(plan, IngestPlan):
+        raise TypeError(f"run_ingest takes the IngestPlan of plan_ingest, not {type(plan).__name__}")
+    params = {"paths": plan.paths, "text_col": plan.text_col, "id_col": plan.id_col, "label_col": plan.label_col}
+    with record_run(con, "ingest", params) as run:
+        stats = ingest_files(con, plan, max_text_chars=max_text_chars, batch_size=batch_size, run_id=run.run_id,
+                             on_progress=on_progress)
+        run.metrics = stats.as_dict()
+    return stats
+
+
+def _ingest_units(con: duckdb.DuckDBPyConnection, plan: IngestPlan, stats: IngestStats, labels: dict[str, int],
                   max_text_chars: int, batch_size: int, run_id: str | None,
                   on_progress: Callable[[int], None] | None) -> None:
     for unit in plan.units:
@@ -535,7 +621,7 @@ def _ingest_files(con: duckdb.DuckDBPyConnection, plan: IngestPlan, stats: Inges
                 if on_progress:
                     on_progress(stats.rows_read)
         if stats.rows_read == read_before:  # not one row, not even a bad one: say so
-            batch.rejects.append((source, None, "no rows in the file", None, "no rows in the file"))
+            batch.rejects.append(_Reject(source, None, "no_rows", "no rows in the file"))
         _write_batch(con, batch, source, run_id, stats)
         if on_progress:
             on_progress(stats.rows_read)
@@ -545,11 +631,11 @@ def _add_row(batch: _Batch, row: _Row, source: str, fmt: str, text_col: str, id_
              label_col: str | None, labels: dict[str, int], max_text_chars: int) -> None:
     origin = row.source or source
 
-    def reject(reason: str, raw: str | None = None, kind: str | None = None) -> None:
-        batch.rejects.append((origin, row.line, reason, raw, kind or reason))
+    def reject(code: str, reason: str, raw: str | None = None) -> None:
+        batch.rejects.append(_Reject(origin, row.line, code, reason, raw))
 
-    if row.reject:
-        reject(row.reject, row.raw, row.kind)
+    if row.code:
+        reject(row.code, row.reason, row.raw)
         return
     record = row.record
     if fmt == "txt-folder":
@@ -561,33 +647,31 @@ def _add_row(batch: _Batch, row: _Row, source: str, fmt: str, text_col: str, id_
         return _excerpt(json.dumps(record, ensure_ascii=False, default=str))
 
     if text_key not in record:
-        reject(f"missing column {text_key!r}", whole_row())
+        reject("missing_column", f"missing column {text_key!r}", whole_row())
         return
     text = record[text_key]
     if not isinstance(text, str):
-        reject(f"text is {_value_kind(text)}, not a string", whole_row())
+        reject("text_not_a_string", f"text is {_value_kind(text)}, not a string", whole_row())
         return
     if not text.strip():
-        reject("empty text")
+        reject("empty_text", "empty text")
         return
     if len(text) > max_text_chars:
-        reject(f"text longer than {max_text_chars} characters ({len(text)})", _excerpt(text),
-               f"text longer than {max_text_chars} characters")
+        reject("too_long", f"text longer than {max_text_chars} characters ({len(text)})", _excerpt(text))
         return
     try:
         digest = text_hash(text)
     except UnicodeEncodeError:  # lone surrogates: undecodable bytes under surrogateescape
-        reject("invalid UTF-8 in the text", _excerpt(text.encode("utf-8", "replace")))
+        reject("invalid_utf8", "invalid UTF-8 in the text", _excerpt(text.encode("utf-8", "replace")))
         return
     if id_key:
         given = record.get(id_key)
         if given is None or given == "":
-            reject(f"missing id in column {id_key!r}", _excerpt(text))
+            reject("missing_id", f"missing id in column {id_key!r}", _excerpt(text))
             return
         if isinstance(given, bool) or not isinstance(given, (str, int)):
             shown = f" ({given!r})" if isinstance(given, (bool, float)) else ""
-            reject(f"id is {_value_kind(given)}{shown}, not a string or an integer", whole_row(),
-                   f"id is {_value_kind(given)}, not a string or an integer")
+            reject("id_wrong_type", f"id is {_value_kind(given)}{shown}, not a string or an integer", whole_row())
             return
         doc_id = str(given)
     else:
@@ -596,25 +680,21 @@ def _add_row(batch: _Batch, row: _Row, source: str, fmt: str, text_col: str, id_
     given_label = record.get(label_key) if label_key else None
     if given_label is not None and given_label != "":
         if isinstance(given_label, bool) or not isinstance(given_label, (str, int)):
-            reject(f"label is {_value_kind(given_label)}, not a category name or id", whole_row())
+            reject("label_wrong_type", f"label is {_value_kind(given_label)}, not a category name or id", whole_row())
             return
-        name = str(given_label).strip().lower()
-        if name in NONE_LABELS:
-            label = -1
-        elif name in labels:
-            label = labels[name]
-        else:
-            reject(f"unknown label {given_label!r} in column {label_key!r}", _excerpt(text), "unknown label")
+        label = resolve_label(labels, given_label)
+        if label is None:
+            reject("unknown_label", f"unknown label {given_label!r} in column {label_key!r}", _excerpt(text))
             return
     previous_hash = batch.seen_ids.get(doc_id)
     if previous_hash is not None:
         if previous_hash == digest:
             batch.repeats += 1
         else:
-            reject(f"id {doc_id!r} repeated with a different text", None, "id repeated with a different text")
+            reject("id_conflict", f"id {doc_id!r} repeated with a different text")
         return
     if digest in batch.seen_hashes:
-        reject(f"duplicate text of document {batch.seen_hashes[digest]!r}", _excerpt(text), "duplicate text")
+        reject("duplicate", f"duplicate text of document {batch.seen_hashes[digest]!r}", _excerpt(text))
         return
     batch.seen_ids[doc_id] = digest
     batch.seen_hashes[digest] = doc_id
@@ -629,89 +709,102 @@ def _add_row(batch: _Batch, row: _Row, source: str, fmt: str, text_col: str, id_
     batch.labels.append(label)
 
 
+# What a batch document is against the stored ones (_compare_with_stored).
+_NEW = "new"  # to insert
+_STORED = "stored"  # the same id with the same text is stored: only its gold label may be new
+_CLASH = "clash"  # its id holds another text, or its text is stored under another id: a reject
+
+
 def _write_batch(con: duckdb.DuckDBPyConnection, batch: _Batch, source: str, run_id: str | None,
                  stats: IngestStats) -> None:
-    """Write one batch in one transaction: new documents, gold labels, rejects."""
-    table = pa.table(batch.documents, schema=pa.schema([(k, pa.string()) for k in batch.documents]))
-    rejects = list(batch.rejects)
+    """Write one batch whole or not at all (one transaction), then count it in ``stats``:
+    its new documents, the gold labels of its documents that are not rejected (source
+    ``SOURCE#label``), its rejects with those found against the stored documents."""
+    documents = pa.table(batch.documents, schema=pa.schema([(k, pa.string()) for k in batch.documents]))
+    with transaction(con):
+        fates, clashes = _compare_with_stored(con, batch, documents)
+        rejects = batch.rejects + clashes
+        inserted = _insert_documents(con, documents.filter(pa.array([fate == _NEW for fate in fates], pa.bool_())))
+        labelled = [i for i, label in enumerate(batch.labels) if label is not None and fates[i] != _CLASH]
+        gold = pa.table({
+            "doc_id": pa.array([batch.documents["doc_id"][i] for i in labelled], pa.string()),
+            "label": pa.array([batch.labels[i] for i in labelled], pa.int32()),
+        })
+        gold_imported = insert_gold(con, gold, f"{source}#label")
+        _insert_rejects(con, rejects, run_id)
+    stats.inserted += inserted
+    stats.gold_imported += gold_imported
+    stats.already_present += fates.count(_STORED)
     stats.duplicates += batch.repeats
-    con.execute("BEGIN TRANSACTION")
-    try:
-        keep = [True] * table.num_rows
-        if table.num_rows:
-            con.register("incoming", table)
-            clashes = con.execute(
-                """
-                SELECT i.doc_id, d.doc_id, d.text_hash = i.text_hash, true
-                FROM incoming i JOIN documents d ON d.doc_id = i.doc_id
-                UNION ALL  -- two equi-joins: an OR condition would be a nested-loop join
-                SELECT i.doc_id, d.doc_id, true, false
-                FROM incoming i JOIN documents d ON d.text_hash = i.text_hash AND d.doc_id <> i.doc_id
-                """
-            ).fetchall()
-            position = {doc_id: i for i, doc_id in enumerate(batch.documents["doc_id"])}
-            for doc_id, existing_id, same_text, same_id in clashes:
-                i = position[doc_id]
-                if not keep[i]:
-                    continue
-                keep[i] = False
-                if same_id and same_text:
-                    stats.already_present += 1
-                    if batch.labels[i] is not None:
-                        keep[i] = None  # stored already: only its gold label may be new
-                elif same_id:
-                    rejects.append((batch.origins[i], batch.lines[i], f"id {doc_id!r} already holds a different text",
-                                    None, "id already holds a different text"))
-                else:
-                    rejects.append((batch.origins[i], batch.lines[i], f"duplicate text of document {existing_id!r}",
-                                    None, "duplicate text"))
-            new_rows = table.filter(pa.array([k is True for k in keep]))
-            con.register("new_rows", new_rows)
-            con.execute("INSERT INTO documents (doc_id, text, text_hash, source, meta) SELECT * FROM new_rows")
-            stats.inserted += new_rows.num_rows
-            gold = [(batch.documents["doc_id"][i], label) for i, label in enumerate(batch.labels)
-                    if label is not None and keep[i] is not False]
-            if gold:
-                gold_table = pa.table({"doc_id": [g[0] for g in gold], "label": [g[1] for g in gold]})
-                con.register("gold_rows", gold_table)
-                stats.gold_imported += con.execute(
-                    """
-                    INSERT INTO gold_imports (doc_id, label, source)
-                    SELECT g.doc_id, g.label, ? FROM gold_rows g
-                    WHERE NOT EXISTS (SELECT 1 FROM gold_imports x
-                                      WHERE x.doc_id = g.doc_id AND x.source = ? AND x.label = g.label)
-                    """,
-                    [f"{source}#label", f"{source}#label"],
-                ).fetchall()[0][0]
-        if rejects:
-            con.register("reject_rows", pa.table({
-                "source": [r[0] for r in rejects],
-                "line": pa.array([r[1] for r in rejects], pa.int64()),
-                "reason": [r[2] for r in rejects],
-                "raw": pa.array([r[3] for r in rejects], pa.string()),
-            }))
-            con.execute(
-                """
-                INSERT INTO ingest_rejects (source, line, reason, raw, run_id)
-                SELECT r.source, r.line, r.reason, r.raw, ? FROM reject_rows r
-                WHERE NOT EXISTS (SELECT 1 FROM ingest_rejects x WHERE x.source = r.source
-                                  AND x.line IS NOT DISTINCT FROM r.line AND x.reason = r.reason)
-                """,
-                [run_id],
-            )
-            for r in rejects:
-                if r[2].startswith("duplicate text"):
-                    stats.duplicates += 1
-                else:
-                    stats.rejected += 1
-                    stats.reject_reasons[r[4]] = stats.reject_reasons.get(r[4], 0) + 1
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    finally:
-        for name in ("incoming", "new_rows", "gold_rows", "reject_rows"):
-            try:
-                con.unregister(name)
-            except duckdb.Error:
-                pass
+    for reject in rejects:
+        if reject.code == "duplicate":
+            stats.duplicates += 1
+        else:
+            stats.rejected += 1
+            stats.reject_reasons[reject.code] = stats.reject_reasons.get(reject.code, 0) + 1
+
+
+def _compare_with_stored(con: duckdb.DuckDBPyConnection, batch: _Batch,
+                         documents: pa.Table) -> tuple[list[str], list[_Reject]]:
+    """The fate (_NEW, _STORED, _CLASH) of each batch document, and a reject for each clash."""
+    fates = [_NEW] * documents.num_rows
+    rejects: list[_Reject] = []
+    if not documents.num_rows:
+        return fates, rejects
+    with registered(con, "incoming", documents):
+        clashes = con.execute(
+            """
+            SELECT i.doc_id, d.doc_id, d.text_hash = i.text_hash, true
+            FROM incoming i JOIN documents d ON d.doc_id = i.doc_id
+            UNION ALL  -- two equi-joins: an OR condition would be a nested-loop join
+            SELECT i.doc_id, d.doc_id, true, false
+            FROM incoming i JOIN documents d ON d.text_hash = i.text_hash AND d.doc_id <> i.doc_id
+            """
+        ).fetchall()
+    position = {doc_id: i for i, doc_id in enumerate(batch.documents["doc_id"])}
+    for doc_id, existing_id, same_text, same_id in clashes:
+        i = position[doc_id]
+        if fates[i] != _NEW:  # a document clashing twice is reported once
+            continue
+        if same_id and same_text:
+            fates[i] = _STORED
+            continue
+        fates[i] = _CLASH
+        if same_id:
+            rejects.append(_Reject(batch.origins[i], batch.lines[i], "id_conflict",
+                                   f"id {doc_id!r} already holds a different text"))
+        else:
+            rejects.append(_Reject(batch.origins[i], batch.lines[i], "duplicate",
+                                   f"duplicate text of document {existing_id!r}"))
+    return fates, rejects
+
+
+def _insert_documents(con: duckdb.DuckDBPyConnection, documents: pa.Table) -> int:
+    """Append rows (doc_id, text, text_hash, source, meta) to ``documents``; return how many."""
+    if documents.num_rows:
+        with registered(con, "new_documents", documents):
+            con.execute("INSERT INTO documents (doc_id, text, text_hash, source, meta) SELECT * FROM new_documents")
+    return documents.num_rows
+
+
+def _insert_rejects(con: duckdb.DuckDBPyConnection, rejects: Sequence[_Reject], run_id: str | None) -> None:
+    """Append to ``ingest_rejects``; a reject already recorded (same file, line and message) is not added again."""
+    if not rejects:
+        return
+    table = pa.table({
+        "source": pa.array([r.source for r in rejects], pa.string()),
+        "line": pa.array([r.line for r in rejects], pa.int64()),
+        "code": pa.array([r.code for r in rejects], pa.string()),
+        "reason": pa.array([r.reason for r in rejects], pa.string()),
+        "raw": pa.array([r.raw for r in rejects], pa.string()),
+    })
+    with registered(con, "new_rejects", table):
+        con.execute(
+            """
+            INSERT INTO ingest_rejects (source, line, code, reason, raw, run_id)
+            SELECT r.source, r.line, r.code, r.reason, r.raw, ? FROM new_rejects r
+            WHERE NOT EXISTS (SELECT 1 FROM ingest_rejects x WHERE x.source = r.source
+                              AND x.line IS NOT DISTINCT FROM r.line AND x.reason = r.reason)
+            """,
+            [run_id],
+        )

@@ -14,6 +14,7 @@ from __future__ import annotations
 import duckdb
 
 from .errors import UserError
+from .transactions import transaction
 
 # Version 1: the corpus and the bookkeeping every stage shares.
 _V1 = """
@@ -164,41 +165,82 @@ CREATE TABLE predictions (
 );
 """
 
-MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (2, _V2)]
+# Version 3: a reject's reason code beside its message, so statistics never parse text.
+_V3 = """
+-- code: why the row was rejected, one of (ingest.py REJECT_PHRASES): invalid_utf8, malformed_json,
+-- not_an_object, malformed_row, unterminated_quote, unreadable_parquet, no_rows, missing_column,
+-- text_not_a_string, empty_text, too_long, missing_id, id_wrong_type, label_wrong_type,
+-- unknown_label, id_conflict, duplicate; NULL for rows rejected before version 3
+ALTER TABLE ingest_rejects ADD COLUMN code VARCHAR;
+"""
+
+MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (2, _V2), (3, _V3)]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
-# The dev/test split hashes the doc id (md5 is stable across DuckDB versions, unlike
-# hash()), so a document keeps its split however the gold set grows.
+# The rules over the tables that every stage shares, each written once, here, as a view.
+# Python code reads them through these views (or the small functions of rules.py that
+# wrap them); nothing else restates them.
+#
+# - last_ok_runs: the latest successful run of each stage (ties: the larger run_id).
+# - current_lfs: each LF's current version, the version of its newest row in lfs.
+# - current_votes: the current vote of each LF on each document: cast by the LF's current
+#   version; where several runs voted, the run that started last (then the larger run_id).
+# - live_reviews: the review rows that stand: every decision (accept, relabel, reject,
+#   skip) that no undo row cancelled.
+# - review_decisions: the effective review decision per document: its latest accept,
+#   relabel or reject that no undo cancelled (ties: the larger review_id).
+# - gold: the effective human label per document: the review decision where there is one,
+#   else the latest imported label; split into dev/test by md5 of the doc id (stable across
+#   DuckDB versions, unlike hash()), so a document keeps its split however the gold set grows.
+# - labelled_corpus: one row per document with everything known about it.
 VIEWS = """
+CREATE OR REPLACE VIEW last_ok_runs AS
+SELECT * FROM runs WHERE status = 'ok'
+QUALIFY row_number() OVER (PARTITION BY stage ORDER BY started_at DESC, run_id DESC) = 1;
+
+CREATE OR REPLACE VIEW current_lfs AS
+SELECT lf, kind, version, spec, updated_at FROM lfs
+QUALIFY row_number() OVER (PARTITION BY lf ORDER BY updated_at DESC, version DESC) = 1;
+
+CREATE OR REPLACE VIEW current_votes AS
+SELECT v.doc_id, v.lf, v.label, v.confidence, v.run_id
+FROM votes v
+JOIN current_lfs l ON l.lf = v.lf AND l.version = v.lf_version
+LEFT JOIN runs r ON r.run_id = v.run_id
+QUALIFY row_number() OVER (
+    PARTITION BY v.doc_id, v.lf ORDER BY r.started_at DESC NULLS LAST, v.run_id DESC
+) = 1;
+
+CREATE OR REPLACE VIEW live_reviews AS
+SELECT * FROM reviews
+WHERE decision <> 'undo'
+  AND review_id NOT IN (SELECT undoes FROM reviews WHERE decision = 'undo' AND undoes IS NOT NULL);
+
+CREATE OR REPLACE VIEW review_decisions AS
+SELECT doc_id, label, decision, review_id, reviewer, note, source, created_at
+FROM live_reviews
+WHERE decision IN ('accept', 'relabel', 'reject')
+QUALIFY row_number() OVER (PARTITION BY doc_id ORDER BY created_at DESC, review_id DESC) = 1;
+
 CREATE OR REPLACE VIEW gold AS
-WITH decisions AS (
-    SELECT doc_id, label, 'review:' || coalesce(reviewer, '?') AS source, created_at, 1 AS priority
-    FROM reviews
-    WHERE decision IN ('accept', 'relabel', 'reject')
-      AND review_id NOT IN (SELECT undoes FROM reviews WHERE decision = 'undo' AND undoes IS NOT NULL)
-    UNION ALL
-    SELECT doc_id, label, source, imported_at, 0 FROM gold_imports
+WITH latest_import AS (
+    SELECT doc_id, label, source, imported_at FROM gold_imports
+    QUALIFY row_number() OVER (PARTITION BY doc_id ORDER BY imported_at DESC, source DESC) = 1
 ),
-latest AS (
-    SELECT * FROM decisions
-    QUALIFY row_number() OVER (PARTITION BY doc_id ORDER BY priority DESC, created_at DESC) = 1
+effective AS (
+    SELECT doc_id, label, 'review:' || coalesce(reviewer, '?') AS source, created_at FROM review_decisions
+    UNION ALL
+    SELECT i.doc_id, i.label, i.source, i.imported_at FROM latest_import i
+    WHERE i.doc_id NOT IN (SELECT doc_id FROM review_decisions)
 )
-SELECT l.doc_id, l.label, c.name AS label_name, l.source, l.created_at AS decided_at,
-       CASE WHEN (('0x' || substr(md5(l.doc_id), 1, 8))::UBIGINT % 10000)
+SELECT e.doc_id, e.label, c.name AS label_name, e.source, e.created_at AS decided_at,
+       CASE WHEN (('0x' || substr(md5(e.doc_id), 1, 8))::UBIGINT % 10000)
                  < 10000 * coalesce((SELECT value::DOUBLE FROM settings WHERE key = 'dev_ratio'), 0.5)
             THEN 'dev' ELSE 'test' END AS split
-FROM latest l LEFT JOIN categories c ON c.label = l.label;
+FROM effective e LEFT JOIN categories c ON c.label = e.label;
 
 CREATE OR REPLACE VIEW labelled_corpus AS
-WITH last_label_model AS (
-    SELECT run_id FROM runs WHERE stage = 'label-model' AND status = 'ok'
-    ORDER BY started_at DESC LIMIT 1
-),
-last_flag AS (
-    SELECT run_id FROM runs WHERE stage = 'flag' AND status = 'ok'
-    ORDER BY started_at DESC LIMIT 1
-),
-last_student AS (
+WITH last_student AS (
     SELECT model_id FROM students ORDER BY created_at DESC LIMIT 1
 )
 SELECT d.doc_id, d.text, d.source,
@@ -207,9 +249,11 @@ SELECT d.doc_id, d.text, d.source,
        g.label AS gold_label, g.label_name AS gold_label_name, g.split AS gold_split,
        p.label AS student_label, pc.name AS student_label_name
 FROM documents d
-LEFT JOIN weak_labels w ON w.doc_id = d.doc_id AND w.run_id = (SELECT run_id FROM last_label_model)
+LEFT JOIN weak_labels w ON w.doc_id = d.doc_id
+     AND w.run_id = (SELECT run_id FROM last_ok_runs WHERE stage = 'label-model')
 LEFT JOIN categories wc ON wc.label = w.label
-LEFT JOIN label_issues f ON f.doc_id = d.doc_id AND f.run_id = (SELECT run_id FROM last_flag)
+LEFT JOIN label_issues f ON f.doc_id = d.doc_id
+     AND f.run_id = (SELECT run_id FROM last_ok_runs WHERE stage = 'flag')
 LEFT JOIN gold g ON g.doc_id = d.doc_id
 LEFT JOIN predictions p ON p.doc_id = d.doc_id AND p.model_id = (SELECT model_id FROM last_student)
 LEFT JOIN categories pc ON pc.label = p.label;
@@ -243,18 +287,13 @@ def migrate(con: duckdb.DuckDBPyConnection, target: int = SCHEMA_VERSION) -> lis
     applied = []
     for number, ddl in MIGRATIONS:
         if version < number <= target:
-            con.execute("BEGIN TRANSACTION")
-            try:
+            with transaction(con):
                 con.execute(
                     "CREATE TABLE IF NOT EXISTS schema_version "
                     "(version INTEGER NOT NULL, applied_at TIMESTAMP NOT NULL DEFAULT current_timestamp)"
                 )
                 con.execute(ddl)
                 con.execute("INSERT INTO schema_version (version) VALUES (?)", [number])
-                con.execute("COMMIT")
-            except Exception:
-                con.execute("ROLLBACK")
-                raise
             applied.append(number)
     if target == SCHEMA_VERSION:
         con.execute(VIEWS)

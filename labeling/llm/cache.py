@@ -28,6 +28,8 @@ from typing import Sequence
 import duckdb
 import pyarrow as pa
 
+from admedtagger.warehouse import registered, transaction
+
 
 @dataclass(frozen=True)
 class CachedAnswer:
@@ -61,14 +63,12 @@ class LLMCache:
         """The stored answers among ``keys`` (one query for the whole batch)."""
         if not keys:
             return {}
-        self._cur.register("_llm_wanted", pa.table({"key": pa.array(list(set(keys)), pa.string())}))
-        try:
+        wanted = pa.table({"key": pa.array(list(set(keys)), pa.string())})
+        with registered(self._cur, "_llm_wanted", wanted):
             rows = self._cur.execute(
                 "SELECT key, label, confidence, scores, response FROM llm_cache "
                 "WHERE key IN (SELECT key FROM _llm_wanted)"
             ).fetchall()
-        finally:
-            self._cur.unregister("_llm_wanted")
         return {key: CachedAnswer(label, confidence, scores, response) for key, label, confidence, scores, response in rows}
 
     def store(self, rows: list[dict]) -> None:
@@ -76,23 +76,14 @@ class LLMCache:
         if not rows:
             return
         table = pa.Table.from_pylist(rows, schema=_SCHEMA)
-        self._cur.register("_llm_new", table)
-        try:
-            self._cur.execute("BEGIN TRANSACTION")
-            try:
-                self._cur.execute(
-                    "INSERT INTO llm_cache (key, model, params, prompt, response, label, confidence, scores, "
-                    "prompt_tokens, completion_tokens, latency_ms) "
-                    "SELECT key, model, params::JSON, prompt, response, label, confidence, scores, "
-                    "prompt_tokens, completion_tokens, latency_ms FROM _llm_new "
-                    "WHERE key NOT IN (SELECT key FROM llm_cache)"
-                )
-                self._cur.execute("COMMIT")
-            except BaseException:
-                self._cur.execute("ROLLBACK")
-                raise
-        finally:
-            self._cur.unregister("_llm_new")
+        with registered(self._cur, "_llm_new", table), transaction(self._cur):
+            self._cur.execute(
+                "INSERT INTO llm_cache (key, model, params, prompt, response, label, confidence, scores, "
+                "prompt_tokens, completion_tokens, latency_ms) "
+                "SELECT key, model, params::JSON, prompt, response, label, confidence, scores, "
+                "prompt_tokens, completion_tokens, latency_ms FROM _llm_new "
+                "WHERE key NOT IN (SELECT key FROM llm_cache)"
+            )
 
     def close(self) -> None:
         self._cur.close()

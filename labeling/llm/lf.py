@@ -17,7 +17,9 @@ from __future__ import annotations
 import json
 from typing import Sequence
 
-from ..base import ABSTAIN, LabelingFunction, Vote
+from admedtagger.warehouse import NONE_LABEL
+
+from ..base import LabelingFunction, Vote
 from .backend import Answer, Backend
 from .cache import CachedAnswer, LLMCache, cache_key
 from .labels import LabelSet
@@ -72,10 +74,10 @@ class LLMLabelingFunction(LabelingFunction):
         if answer.index < 0:
             if not failed:
                 self.metrics["out_of_label_set"] += 1
-            return Vote(ABSTAIN)
+            return Vote(NONE_LABEL)
         if self.category is None:
             return Vote(answer.index, answer.confidence)
-        return Vote(self.category, answer.confidence) if answer.index == 0 else Vote(ABSTAIN)
+        return Vote(self.category, answer.confidence) if answer.index == 0 else Vote(NONE_LABEL)
 
     def _cache_row(self, key: str, messages: list[dict], answer: Answer) -> dict:
         return {

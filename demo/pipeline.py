@@ -13,13 +13,13 @@ from __future__ import annotations
 import contextlib
 import time
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Callable
 
-from admedtagger.warehouse import connect
+from admedtagger.warehouse import connect, last_ok_run, review_decision
 
-DEMO_CORPUS = "demo_pl.jsonl"
+from .corpus import BUNDLED_CORPUS
+
 SIMULATED_REVIEWER = "simulated-demo"
 
 # New texts for the `predict` step: not in the corpus, one per category and one of none.
@@ -40,16 +40,11 @@ class DemoSettings:
     simulated_reviews: int = 10
 
 
-def demo_corpus_path() -> Path:
-    """The bundled Polish demo corpus (JSONL: id, text, label, kind)."""
-    return Path(str(resources.files("admedtagger.warehouse") / "data" / DEMO_CORPUS))
-
-
 def demo_steps(settings: DemoSettings) -> list[tuple[str, list[str]]]:
     """(title, admedtagger arguments) for every stage, in order, run inside the project folder."""
     return [
         ("init", ["init", "."]),
-        ("ingest", ["ingest", str(demo_corpus_path()), "--id-col", "id", "--label-col", "label"]),
+        ("ingest", ["ingest", str(BUNDLED_CORPUS), "--id-col", "id", "--label-col", "label"]),
         ("label: keyword, python and embedding LFs on every document", ["label"]),
         (f"label: LLM prompt views on a sample of {settings.llm_sample} documents",
          ["label", "--kind", "llm", "--limit", str(settings.llm_sample)]),
@@ -68,25 +63,23 @@ def demo_steps(settings: DemoSettings) -> list[tuple[str, list[str]]]:
 
 def simulated_decisions(db_path: Path, limit: int) -> list[list[str]]:
     """``review decide`` arguments for the worst ``limit`` flags, using the demo's known labels."""
-    con = connect(db_path)
+    con = connect(db_path, read_only=True)
     try:
         rows = con.execute(
             """
-            WITH latest AS (SELECT run_id FROM runs WHERE stage = 'flag' AND status = 'ok'
-                            ORDER BY started_at DESC LIMIT 1)
             SELECT i.doc_id, i.given_label, k.label
             FROM label_issues i JOIN gold_imports k USING (doc_id)
-            WHERE i.run_id = (SELECT run_id FROM latest)
-              AND i.doc_id NOT IN (SELECT doc_id FROM reviews)
+            WHERE i.run_id = ? AND i.doc_id NOT IN (SELECT doc_id FROM reviews)
             ORDER BY i.rank LIMIT ?
             """,
-            [limit],
+            [last_ok_run(con, "flag"), limit],
         ).fetchall()
     finally:
         con.close()
     decisions = []
     for doc_id, given, known in rows:
-        verdict = ["--accept"] if given == known else (["--none"] if known == -1 else ["--label", str(known)])
+        decision = review_decision(known, given)
+        verdict = {"accept": ["--accept"], "reject": ["--none"]}.get(decision, ["--label", str(known)])
         decisions.append(["review", "decide", doc_id, *verdict,
                           "--reviewer", SIMULATED_REVIEWER, "--note", "simulated: the demo text's known label"])
     return decisions

@@ -21,11 +21,11 @@ No real patient data is used; all people, dates and numbers are random.
 Only the standard library is needed and the output depends only on the seed
 (``random.Random(seed)``, never the global generator).
 
-Regenerate the committed demo file (byte-identical for the default seed)::
+Regenerate the bundled demo file (byte-identical for the default seed)::
 
-    python warehouse/demo_corpus.py
+    python demo/corpus.py
 
-which writes ``warehouse/data/demo_pl.jsonl`` next to this module.
+which writes :data:`BUNDLED_CORPUS` (``demo/data/demo_pl.jsonl``, next to this module).
 """
 
 from __future__ import annotations
@@ -43,7 +43,8 @@ OTHER = "Other"
 HARD_FRACTION = 0.15
 MIN_CHARS = 150
 MAX_CHARS = 900
-DEFAULT_OUTPUT = Path(__file__).resolve().parent / "data" / "demo_pl.jsonl"
+# The corpus shipped with the package (package-data): what `admedtagger demo` ingests.
+BUNDLED_CORPUS = Path(__file__).resolve().parent / "data" / "demo_pl.jsonl"
 
 Template = Callable[["_Ctx"], "tuple[str, str]"]
 
@@ -2448,10 +2449,10 @@ def write_jsonl(path, rows) -> None:
 
 if __name__ == "__main__":
     corpus = generate()
-    write_jsonl(DEFAULT_OUTPUT, corpus)
+    write_jsonl(BUNDLED_CORPUS, corpus)
     counts: dict[str, int] = {}
     for row in corpus:
         counts[row["label"]] = counts.get(row["label"], 0) + 1
-    print(f"wrote {len(corpus)} rows to {DEFAULT_OUTPUT}")
+    print(f"wrote {len(corpus)} rows to {BUNDLED_CORPUS}")
     for label in (*CATEGORIES, OTHER):
         print(f"  {label}: {counts.get(label, 0)}")

@@ -1,8 +1,11 @@
 """The HTML report: one self-contained file (inline SVG charts, no scripts, no network).
 
-Every section is computed from warehouse tables only, so the report can be rebuilt at any
-time and shows whatever stages have run so far; a section whose stage has not run says so.
-Charts are drawn by matplotlib and embedded as SVG text.
+Every section is read from warehouse tables and views only, so the report can be rebuilt
+at any time and shows whatever stages have run so far; a section whose stage has not run
+says so. It computes no statistic a stage already stores: LF coverage, overlaps and
+conflicts are the ``lf_analysis`` rows, F1 scores the ``evaluations`` rows, and "latest"
+always means the stage's latest successful run (view ``last_ok_runs``). Charts are drawn by
+matplotlib and embedded as SVG text.
 """
 
 from __future__ import annotations
@@ -15,6 +18,11 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
+
+from admedtagger.warehouse import NONE_LABEL, NONE_NAME, last_ok_run
+from admedtagger.warehouse.ingest import REJECT_PHRASES
+
+from .scoring import confusion
 
 SECTIONS = (
     ("corpus", "Corpus"),
@@ -108,13 +116,6 @@ def _bars(groups: list[str], series: dict[str, list[float]], title: str, ylabel:
     return _svg(figure)
 
 
-def _latest_run(con: duckdb.DuckDBPyConnection, stage: str) -> str | None:
-    rows = con.execute(
-        "SELECT run_id FROM runs WHERE stage = ? AND status = 'ok' ORDER BY started_at DESC LIMIT 1", [stage]
-    ).fetchall()
-    return rows[0][0] if rows else None
-
-
 def _names(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [r[0] for r in con.execute("SELECT name FROM categories ORDER BY label").fetchall()]
 
@@ -126,7 +127,10 @@ def corpus_section(con: duckdb.DuckDBPyConnection) -> str:
         SELECT source, count(*) AS documents, round(avg(length(text))) AS mean_chars,
                min(length(text)) AS min_chars, max(length(text)) AS max_chars
         FROM documents GROUP BY source ORDER BY documents DESC""")
-    rejects = _rows(con, "SELECT reason, count(*) AS rows FROM ingest_rejects GROUP BY 1 ORDER BY 2 DESC LIMIT 15")
+    # Grouped by reason code: messages carry details (a byte offset, a value) that would
+    # split one kind of reject into many rows. Rejects stored before codes existed have none.
+    rejects = [{"reason": REJECT_PHRASES.get(row["code"], "(no code recorded)"), "rows": row["rows"]}
+               for row in _rows(con, "SELECT code, count(*) AS rows FROM ingest_rejects GROUP BY 1 ORDER BY 2 DESC, 1")]
     lengths = np.array([r[0] for r in con.execute("SELECT length(text) FROM documents USING SAMPLE 20000 ROWS").fetchall()])
     chart = ""
     if lengths.size:
@@ -138,62 +142,71 @@ def corpus_section(con: duckdb.DuckDBPyConnection) -> str:
     return _table(summary) + chart + "<h3>Ingest rejects</h3>" + _table(rejects)
 
 
-def _latest_votes(con: duckdb.DuckDBPyConnection) -> tuple[list[str], list[str], np.ndarray]:
-    """Docs x LFs matrix of the current-version votes (-1 where an LF abstained or did not run)."""
+def _lf_analysis_run(con: duckdb.DuckDBPyConnection) -> tuple[str, str] | None:
+    """(run_id, stage) of the newest LF analysis: both ``label-model`` and ``lfs``
+    (``lf-analysis``) runs store one, so the later of their latest ok runs is the freshest
+    (an ``lfs --lf NAME`` run analyses, and so shows, only the LFs it names)."""
     rows = con.execute("""
-        SELECT v.doc_id, v.lf, any_value(v.label) AS label
-        FROM votes v JOIN lfs l ON l.lf = v.lf AND l.version = v.lf_version
-        GROUP BY v.doc_id, v.lf""").fetchall()
-    lfs = sorted({r[1] for r in rows})
-    docs = sorted({r[0] for r in rows})
-    matrix = np.full((len(docs), len(lfs)), -1, dtype=np.int16)
-    doc_index = {d: i for i, d in enumerate(docs)}
-    lf_index = {lf: j for j, lf in enumerate(lfs)}
-    for doc, lf, label in rows:
-        matrix[doc_index[doc], lf_index[lf]] = label
-    return docs, lfs, matrix
+        SELECT run_id, stage FROM last_ok_runs WHERE stage IN ('label-model', 'lf-analysis')
+        ORDER BY started_at DESC, run_id DESC LIMIT 1""").fetchall()
+    return rows[0] if rows else None
+
+
+def _agreement(con: duckdb.DuckDBPyConnection) -> tuple[list[str], np.ndarray]:
+    """Every LF with current votes, and the (m, m) share of documents on which LF a and LF b
+    vote the same category among those where both vote (NaN where they never both vote)."""
+    lfs = [r[0] for r in con.execute("SELECT DISTINCT lf FROM current_votes ORDER BY lf").fetchall()]
+    pairs = con.execute("""
+        SELECT a.lf, b.lf, avg((a.label = b.label)::DOUBLE)
+        FROM current_votes a JOIN current_votes b USING (doc_id)
+        WHERE a.label <> $none AND b.label <> $none
+        GROUP BY ALL""", {"none": NONE_LABEL}).fetchall()
+    index = {lf: j for j, lf in enumerate(lfs)}
+    agreement = np.full((len(lfs), len(lfs)), np.nan)
+    for a, b, share in pairs:
+        agreement[index[a], index[b]] = share
+    return lfs, agreement
 
 
 def lfs_section(con: duckdb.DuckDBPyConnection) -> str:
-    docs, lfs, votes = _latest_votes(con)
+    lfs, agreement = _agreement(con)
     if not lfs:
         return '<p class="empty">no votes yet: run <code>admedtagger label</code></p>'
-    total = _scalar(con, "SELECT count(*) FROM documents") or 1
-    voted = votes >= 0
-    others = voted.sum(axis=1, keepdims=True) - voted
-    rows = []
-    for j, lf in enumerate(lfs):
-        mine = voted[:, j]
-        conflict = mine & np.any(voted & (votes != votes[:, [j]]), axis=1)
-        rows.append({"lf": lf, "coverage": mine.sum() / total, "overlaps": (mine & (others[:, j] > 0)).sum() / total,
-                     "conflicts": conflict.sum() / total})
-    agreement = np.full((len(lfs), len(lfs)), np.nan)
-    for a in range(len(lfs)):
-        for b in range(len(lfs)):
-            both = voted[:, a] & voted[:, b]
-            if both.any():
-                agreement[a, b] = float((votes[both, a] == votes[both, b]).mean())
+    analysis = _lf_analysis_run(con)
+    if analysis is None:
+        table = ('<p class="empty">no LF analysis yet: run <code>admedtagger lfs</code> or '
+                 '<code>admedtagger label-model</code></p>')
+    else:
+        run_id, stage = analysis
+        rows = _rows(con, """
+            SELECT lf, any_value(value) FILTER (WHERE metric = 'coverage') AS coverage,
+                   any_value(value) FILTER (WHERE metric = 'overlaps') AS overlaps,
+                   any_value(value) FILTER (WHERE metric = 'conflicts') AS conflicts
+            FROM lf_analysis WHERE run_id = ? AND category IS NULL
+            GROUP BY lf ORDER BY lf""", [run_id])
+        table = (f"<p>Shares of the documents with votes, from the {html.escape(stage)} run "
+                 f"{html.escape(run_id)} (table <code>lf_analysis</code>).</p>" + _table(rows))
     chart = _heatmap(agreement, lfs, lfs, "agreement where both vote", vmin=0, vmax=1)
-    return _table(rows) + chart
+    return table + chart
 
 
 def labels_section(con: duckdb.DuckDBPyConnection) -> str:
     names = _names(con)
-    run = _latest_run(con, "label-model")
+    run = last_ok_run(con, "label-model")
     weak = dict(con.execute("SELECT label, count(*) FROM weak_labels WHERE run_id = ? GROUP BY 1", [run]).fetchall()) if run else {}
     gold = dict(con.execute("SELECT label, count(*) FROM gold GROUP BY 1").fetchall())
     if not weak and not gold:
         return '<p class="empty">no weak labels and no gold yet</p>'
-    groups = names + ["none / abstain"]
+    groups = names + [f"{NONE_NAME} / abstain"]
     series = {
         "weak labels": [weak.get(i, 0) for i in range(len(names))] + [_scalar(con, "SELECT count(*) FROM documents") - sum(weak.values())],
-        "gold": [gold.get(i, 0) for i in range(len(names))] + [gold.get(-1, 0)],
+        "gold": [gold.get(i, 0) for i in range(len(names))] + [gold.get(NONE_LABEL, 0)],
     }
     return _bars(groups, series, "documents per category", "documents")
 
 
 def quality_section(con: duckdb.DuckDBPyConnection) -> str:
-    run = _latest_run(con, "label-model")
+    run = last_ok_run(con, "label-model")
     rows = _rows(con, """
         SELECT subject, name, category, f1 FROM evaluations
         WHERE run_id = ? AND split = 'test' AND subject IN ('label_model', 'lf')""", [run]) if run else []
@@ -210,23 +223,21 @@ def quality_section(con: duckdb.DuckDBPyConnection) -> str:
 
 
 def _confusion(pairs: list[tuple[int, int]], names: list[str], title: str) -> str:
-    from sklearn.metrics import confusion_matrix
-
-    axis = list(range(len(names))) + [-1]
-    matrix = confusion_matrix([p[0] for p in pairs], [p[1] for p in pairs], labels=axis).astype(float)
-    shown = names + ["none"]
+    gold, predicted = zip(*pairs)
+    matrix = confusion(gold, predicted, len(names)).astype(float)
+    shown = names + [NONE_NAME]
     return _heatmap(matrix, [f"gold {n}" for n in shown], [f"pred {n}" for n in shown], title, fmt="{:.0f}")
 
 
 def confusion_section(con: duckdb.DuckDBPyConnection) -> str:
     names = _names(con)
     parts = []
-    run = _latest_run(con, "label-model")
+    run = last_ok_run(con, "label-model")
     if run:
         pairs = con.execute("""
-            SELECT g.label, coalesce(w.label, -1) FROM gold g
+            SELECT g.label, coalesce(w.label, ?) FROM gold g
             LEFT JOIN weak_labels w ON w.doc_id = g.doc_id AND w.run_id = ?
-            WHERE g.split = 'test'""", [run]).fetchall()
+            WHERE g.split = 'test'""", [NONE_LABEL, run]).fetchall()
         if pairs:
             parts.append(_confusion(pairs, names, "label model (test split)"))
     for (model_id,) in con.execute("SELECT model_id FROM students ORDER BY created_at").fetchall():
@@ -242,21 +253,21 @@ def confusion_section(con: duckdb.DuckDBPyConnection) -> str:
 
 
 def flags_section(con: duckdb.DuckDBPyConnection) -> str:
-    run = _latest_run(con, "flag")
+    run = last_ok_run(con, "flag")
     if not run:
         return '<p class="empty">no flag run yet: run <code>admedtagger flag</code></p>'
     rows = _rows(con, """
-        SELECT coalesce(c.name, 'none') AS given_label, i.reason, count(*) AS flags
+        SELECT coalesce(c.name, ?) AS given_label, i.reason, count(*) AS flags
         FROM label_issues i LEFT JOIN categories c ON c.label = i.given_label
-        WHERE i.run_id = ? GROUP BY ALL ORDER BY flags DESC""", [run])
-    reviewed = _scalar(con, "SELECT count(DISTINCT doc_id) FROM reviews WHERE decision <> 'skip'")
+        WHERE i.run_id = ? GROUP BY ALL ORDER BY flags DESC""", [NONE_NAME, run])
+    reviewed = _scalar(con, "SELECT count(*) FROM review_decisions")
     return _table(rows) + f"<p>{reviewed} documents reviewed so far.</p>"
 
 
 def teacher_section(con: duckdb.DuckDBPyConnection) -> str:
     students = _rows(con, """
         SELECT model_id, kind, base_model, n_params, size_bytes, created_at FROM students ORDER BY created_at""")
-    run = _latest_run(con, "compare")
+    run = last_ok_run(con, "compare")
     comparison = ""
     if run:
         metrics = json.loads(_scalar(con, "SELECT metrics FROM runs WHERE run_id = ?", [run]) or "{}")

@@ -3,16 +3,15 @@
 Subjects and what they predict for each gold document of the split:
 
 * ``student``: every row of ``students`` whose folder still exists; its own prediction
-  (argmax, or -1 below its abstain threshold);
-* ``label_model``: the weak label of the latest ok ``label-model`` run (-1 where it has
-  none, or abstained);
-* ``lf``: each LF's latest vote under its current version (``lfs.version``): the vote of
-  the most recent run that voted on the document; no vote = abstain (-1).
+  (argmax, or NONE_LABEL below its abstain threshold);
+* ``label_model``: the weak label of the latest ok ``label-model`` run (NONE_LABEL where
+  it has none, or abstained);
+* ``lf``: each current LF's current vote (view ``current_votes``); no vote = abstain.
 
-All go through :func:`admedtagger.warehouse.evaluation.score` (scikit-learn) and are
-stored with :func:`store_scores` in ``evaluations`` under one ``evaluate`` run. The
-confusion matrices (scikit-learn, gold rows x predicted columns, "(none)" = -1) are
-returned, not stored.
+All go through :func:`admedtagger.evaluation.scoring.score` (scikit-learn) and are
+stored with :func:`~admedtagger.evaluation.scoring.store_scores` in ``evaluations`` under
+one ``evaluate`` run. The confusion matrices (:func:`~admedtagger.evaluation.scoring.confusion`,
+gold rows x predicted columns, categories then "none") are returned, not stored.
 """
 
 from __future__ import annotations
@@ -25,14 +24,12 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from admedtagger.warehouse import UserError, record_run
-from admedtagger.warehouse.evaluation import score, store_scores
+from admedtagger.students import registry
+from admedtagger.students.abstain import labels_from_probs
+from admedtagger.students.data import category_names, gold_documents
+from admedtagger.warehouse import NONE_LABEL, NONE_NAME, UserError, last_ok_run, record_run, registered
 
-from . import registry
-from .abstain import labels_from_probs
-from .data import category_names, gold_documents, latest_run
-
-NONE_NAME = "(none)"
+from .scoring import confusion, score, store_scores
 
 
 @dataclass
@@ -57,8 +54,8 @@ class Evaluation:
         return pa.table(data)
 
 
-def evaluate(con: duckdb.DuckDBPyConnection, *, split: str = "test", root: Path | None = None,
-             on_progress: Callable[[str], None] | None = None) -> Evaluation:
+def evaluate_on_gold(con: duckdb.DuckDBPyConnection, *, split: str = "test", root: Path | None = None,
+                     on_progress: Callable[[str], None] | None = None) -> Evaluation:
     """Score all subjects on the gold ``split``; raises UserError when the split is empty."""
     if split not in ("dev", "test"):
         raise UserError(f"--split must be dev or test, got {split!r}")
@@ -100,24 +97,20 @@ def evaluate(con: duckdb.DuckDBPyConnection, *, split: str = "test", root: Path 
 def _store_predictions(con: duckdb.DuckDBPyConnection, model_id: str, doc_ids: list[str], labels: np.ndarray,
                        probs: np.ndarray, run_id: str) -> None:
     """Keep a student's gold-split predictions in ``predictions`` (the report's confusion matrices read them)."""
-    con.register("_evaluated", pa.table({
+    evaluated = pa.table({
         "doc_id": doc_ids, "label": pa.array(labels, pa.int32()),
         "probs": pa.array([row.tolist() for row in probs], pa.list_(pa.float64())),
-    }))
-    try:
+    })
+    with registered(con, "_evaluated", evaluated):
         con.execute("INSERT INTO predictions (model_id, doc_id, label, probs, run_id) "
                     "SELECT ?, doc_id, label, probs, ? FROM _evaluated", [model_id, run_id])
-    finally:
-        con.unregister("_evaluated")
 
 
 def confusion_table(gold: np.ndarray, predicted: np.ndarray, names: list[str]) -> pa.Table:
-    """scikit-learn confusion matrix over [-1, 0..K-1]: rows gold, columns predicted."""
-    from sklearn.metrics import confusion_matrix
-
-    labels = [-1, *range(len(names))]
-    shown = [NONE_NAME, *names]
-    matrix = confusion_matrix(gold, predicted, labels=labels)
+    """:func:`~admedtagger.evaluation.scoring.confusion` as a table: one row per gold label,
+    one column per predicted label (the K categories, then "none")."""
+    shown = [*names, NONE_NAME]
+    matrix = confusion(gold, predicted, len(names))
     data = {"gold \\ predicted": shown}
     for j, name in enumerate(shown):
         data[name] = matrix[:, j].tolist()
@@ -125,7 +118,7 @@ def confusion_table(gold: np.ndarray, predicted: np.ndarray, names: list[str]) -
 
 
 def _label_model_predictions(con: duckdb.DuckDBPyConnection, doc_ids: list[str], split: str) -> dict:
-    run_id = latest_run(con, "label-model")
+    run_id = last_ok_run(con, "label-model")
     if run_id is None:
         return {}
     rows = con.execute(
@@ -137,29 +130,17 @@ def _label_model_predictions(con: duckdb.DuckDBPyConnection, doc_ids: list[str],
         return {}
     labels = {doc_id: label for doc_id, label, _ in rows}
     model = rows[0][2]
-    return {("label_model", model): np.asarray([labels.get(d, -1) for d in doc_ids])}
+    return {("label_model", model): np.asarray([labels.get(d, NONE_LABEL) for d in doc_ids])}
 
 
 def _lf_predictions(con: duckdb.DuckDBPyConnection, doc_ids: list[str], split: str) -> dict:
-    """Latest vote per (LF, document) under the LF's current version."""
+    """Each current LF's current votes (view ``current_votes``) on the gold documents of the
+    split, NONE_LABEL where it did not vote; an LF without a vote there still gets a row."""
     rows = con.execute(
-        """
-        WITH current AS (
-            SELECT lf, version FROM lfs QUALIFY row_number() OVER (PARTITION BY lf ORDER BY updated_at DESC) = 1
-        )
-        SELECT v.lf, v.doc_id, v.label
-        FROM votes v
-        JOIN current c ON c.lf = v.lf AND c.version = v.lf_version
-        JOIN gold g ON g.doc_id = v.doc_id AND g.split = ?
-        LEFT JOIN runs r ON r.run_id = v.run_id
-        QUALIFY row_number() OVER (PARTITION BY v.lf, v.doc_id ORDER BY r.started_at DESC NULLS LAST) = 1
-        """,
+        "SELECT v.lf, v.doc_id, v.label FROM current_votes v JOIN gold g ON g.doc_id = v.doc_id AND g.split = ?",
         [split],
     ).fetchall()
-    lfs = [r[0] for r in con.execute(
-        "SELECT lf FROM lfs QUALIFY row_number() OVER (PARTITION BY lf ORDER BY updated_at DESC) = 1 ORDER BY lf"
-    ).fetchall()]
-    votes: dict[str, dict[str, int]] = {lf: {} for lf in lfs}
+    votes: dict[str, dict[str, int]] = {lf: {} for (lf,) in con.execute("SELECT lf FROM current_lfs ORDER BY lf").fetchall()}
     for lf, doc_id, label in rows:
         votes[lf][doc_id] = label
-    return {("lf", lf): np.asarray([votes[lf].get(d, -1) for d in doc_ids]) for lf in lfs}
+    return {("lf", lf): np.asarray([mine.get(d, NONE_LABEL) for d in doc_ids]) for lf, mine in votes.items()}

@@ -1,0 +1,69 @@
+"""The rules over the tables that every stage shares, each defined once.
+
+The SQL rules are views created by ``schema.py`` (``last_ok_runs``, ``current_lfs``,
+``current_votes``, ``review_decisions``, ``gold``, ``labelled_corpus``); the functions here
+are their Python side and the label-id rules. Stages use these and restate none of them.
+"""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+
+NONE_LABEL = -1
+"""The label id that names no category. In ``votes`` it is an abstain (the LF says
+nothing); in reviews, gold, weak labels and predictions it means "fits no category"."""
+
+NONE_NAME = "none"
+"""How "fits no category" is shown in tables, reports and the reviewer."""
+
+NONE_NAMES = frozenset({"none", "other", "none of these", "inne", "inna", "brak", "żadna", "-1"})
+"""Names (lower-case) that mean "fits no category" in input: gold files, ingest labels,
+Label Studio choices, the reviewer's answers."""
+
+
+def label_lookup(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Lower-cased category names (canonical, Polish, English) and ids -> label id."""
+    lookup: dict[str, int] = {}
+    for label, *names in con.execute("SELECT label, name, name_pl, name_en FROM categories").fetchall():
+        lookup[str(label)] = label
+        for name in names:
+            if name:
+                lookup[name.lower()] = label
+    return lookup
+
+
+def resolve_label(lookup: dict[str, int], name: str | int) -> int | None:
+    """A category name (any of its names, any case), a label id, or a "none" name -> label id.
+
+    Returns :data:`NONE_LABEL` for the names in :data:`NONE_NAMES` and ``None`` when
+    ``name`` is none of these (the caller says how that is an error).
+    """
+    key = str(name).strip().lower()
+    if key in NONE_NAMES:
+        return NONE_LABEL
+    return lookup.get(key)
+
+
+def review_decision(label: int, given: int | None) -> str:
+    """The decision a reviewer's label makes: ``reject`` for "fits no category",
+    ``accept`` when it equals the label the document was given, else ``relabel``."""
+    if label == NONE_LABEL:
+        return "reject"
+    return "accept" if label == given else "relabel"
+
+
+def last_ok_run(con: duckdb.DuckDBPyConnection, stage: str) -> str | None:
+    """The id of the latest successful run of ``stage`` (view ``last_ok_runs``), or None."""
+    rows = con.execute("SELECT run_id FROM last_ok_runs WHERE stage = ?", [stage]).fetchall()
+    return rows[0][0] if rows else None
+
+
+def last_ok_run_params(con: duckdb.DuckDBPyConnection, stage: str) -> tuple[str, dict] | None:
+    """``(run_id, params)`` of the latest successful run of ``stage``, or None."""
+    rows = con.execute("SELECT run_id, params FROM last_ok_runs WHERE stage = ?", [stage]).fetchall()
+    if not rows:
+        return None
+    run_id, params = rows[0]
+    return run_id, json.loads(params or "{}")
