@@ -27,7 +27,8 @@ import pyarrow as pa
 from admedtagger.students import registry
 from admedtagger.students.abstain import labels_from_probs
 from admedtagger.students.data import category_names, gold_documents
-from admedtagger.warehouse import NONE_LABEL, NONE_NAME, UserError, last_ok_run, record_run, registered
+from admedtagger.students.predict import replace_predictions
+from admedtagger.warehouse import NONE_LABEL, NONE_NAME, UserError, last_ok_run, record_run
 
 from .scoring import confusion, score, store_scores
 
@@ -101,9 +102,7 @@ def _store_predictions(con: duckdb.DuckDBPyConnection, model_id: str, doc_ids: l
         "doc_id": doc_ids, "label": pa.array(labels, pa.int32()),
         "probs": pa.array([row.tolist() for row in probs], pa.list_(pa.float64())),
     })
-    with registered(con, "_evaluated", evaluated):
-        con.execute("INSERT INTO predictions (model_id, doc_id, label, probs, run_id) "
-                    "SELECT ?, doc_id, label, probs, ? FROM _evaluated", [model_id, run_id])
+    replace_predictions(con, model_id, run_id, evaluated)
 
 
 def confusion_table(gold: np.ndarray, predicted: np.ndarray, names: list[str]) -> pa.Table:

@@ -243,9 +243,7 @@ def confusion_section(con: duckdb.DuckDBPyConnection) -> str:
     for (model_id,) in con.execute("SELECT model_id FROM students ORDER BY created_at").fetchall():
         pairs = con.execute("""
             SELECT g.label, p.label FROM gold g
-            JOIN (SELECT * FROM predictions WHERE model_id = ?
-                  QUALIFY row_number() OVER (PARTITION BY doc_id ORDER BY created_at DESC) = 1) p
-              ON p.doc_id = g.doc_id
+            JOIN predictions p ON p.doc_id = g.doc_id AND p.model_id = ?
             WHERE g.split = 'test'""", [model_id]).fetchall()
         if pairs:
             parts.append(_confusion(pairs, names, f"student {model_id} (test split)"))

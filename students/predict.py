@@ -347,20 +347,24 @@ def store_predictions(con: duckdb.DuckDBPyConnection, model_id: str, run_id: str
         "label": table.column("label_id"),
         "probs": pa.array(probs, type=pa.list_(pa.float64())),
     })
-    with registered(con, "incoming_predictions", incoming), transaction(con):
-        con.execute(
+    with registered(con, "incoming_predictions", incoming):
+        matched = con.execute(
             """
-            CREATE TEMP TABLE matched AS
             SELECT d.doc_id, c.label, c.probs
             FROM incoming_predictions c JOIN documents d ON d.text_hash = c.text_hash
             QUALIFY row_number() OVER (PARTITION BY d.doc_id ORDER BY (d.doc_id = c.id) DESC, c.i) = 1
             """
-        )
-        con.execute("DELETE FROM predictions WHERE model_id = ? AND doc_id IN (SELECT doc_id FROM matched)", [model_id])
-        con.execute(
-            "INSERT INTO predictions (model_id, doc_id, label, probs, run_id) "
-            "SELECT ?, doc_id, label, probs, ? FROM matched", [model_id, run_id]
-        )
-        stored = con.execute("SELECT count(*) FROM matched").fetchall()[0][0]
-        con.execute("DROP TABLE matched")
-    return stored
+        ).to_arrow_table()
+    return replace_predictions(con, model_id, run_id, matched)
+
+
+def replace_predictions(con: duckdb.DuckDBPyConnection, model_id: str, run_id: str | None, rows: pa.Table) -> int:
+    """Store a model's predictions ``rows`` (doc_id, label, probs) in ``predictions``,
+    replacing its earlier predictions for those documents: a document holds at most one
+    prediction per model, its latest, whichever command (predict, evaluate) wrote it."""
+    with registered(con, "_new_predictions", rows), transaction(con):
+        con.execute("DELETE FROM predictions WHERE model_id = ? AND doc_id IN (SELECT doc_id FROM _new_predictions)",
+                    [model_id])
+        con.execute("INSERT INTO predictions (model_id, doc_id, label, probs, run_id) "
+                    "SELECT ?, doc_id, label, probs, ? FROM _new_predictions", [model_id, run_id])
+    return rows.num_rows

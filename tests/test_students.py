@@ -233,6 +233,11 @@ def test_evaluate_scores_students_label_model_and_lfs(weak_con, project):
     stored_predictions = weak_con.execute(
         "SELECT count(*) FROM predictions WHERE run_id = ?", [result.run_id]).fetchall()[0][0]
     assert stored_predictions == n_test  # the student's test-split predictions, for the report
+    again = evaluate_on_gold(weak_con, split="test", root=project.root)  # replaces, never duplicates
+    per_doc = weak_con.execute("SELECT count(*), count(DISTINCT doc_id), any_value(run_id) FROM predictions").fetchall()
+    assert per_doc == [(n_test, n_test, again.run_id)]
+    corpus = weak_con.execute("SELECT count(*), count(DISTINCT doc_id) FROM labelled_corpus").fetchall()[0]
+    assert corpus[0] == corpus[1]
     for matrix in result.confusion.values():
         assert sum(sum(matrix.column(i).to_pylist()) for i in range(1, matrix.num_columns)) == n_test
     with pytest.raises(UserError):
