@@ -34,10 +34,8 @@ from __future__ import annotations
 
 import time
 from collections import Counter, deque
-from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Callable, ContextManager, Iterator
+from typing import Callable, ContextManager
 
 import duckdb
 from rich.console import Console
@@ -45,7 +43,7 @@ from rich.markup import escape
 from rich.rule import Rule
 from rich.text import Text
 
-from admedtagger.warehouse import NONE_LABEL, categories, connect, label_lookup, resolve_label, review_decision
+from admedtagger.warehouse import NONE_LABEL, categories, label_lookup, resolve_label, review_decision
 
 from .errors import CleaningError
 from .review import QueueItem, Review, effective_decision, pending, queue_size, record, undo
@@ -143,21 +141,6 @@ def show_item(console: Console, item: QueueItem, votes: list[Vote], position: st
     console.print(escape(menu), highlight=False)
 
 
-def warehouse_opener(path: str | Path) -> OpenConnection:
-    """``open_connection`` for :func:`review_session`: a fresh connection to ``path`` per
-    use (read-only unless ``write``), closed when the ``with`` block ends."""
-
-    @contextmanager
-    def open_connection(write: bool) -> Iterator[duckdb.DuckDBPyConnection]:
-        con = connect(path, read_only=not write, create=False)
-        try:
-            yield con
-        finally:
-            con.close()
-
-    return open_connection
-
-
 def is_locked(exc: BaseException | None) -> bool:
     """Whether ``exc`` (or what it was raised from) is DuckDB's "file locked by another
     process" error."""
@@ -233,8 +216,8 @@ def review_session(open_connection: OpenConnection, reviewer: str, console: Cons
                    lock_wait: float = LOCK_WAIT) -> Counter:
     """Review the queue until it ends, ``q`` or end of input; returns decisions counted by kind.
 
-    ``open_connection(write)`` gives a connection for one step (see the module doc and
-    :func:`warehouse_opener`); none is open while ``read_line`` waits.
+    ``open_connection(write)`` gives a connection for one step (see the module doc; the CLI
+    passes ``warehouse.project.open_warehouse``); none is open while ``read_line`` waits.
     """
     warehouse = _Warehouse(open_connection, console, read_line, lock_wait)
     counts: Counter = Counter()

@@ -27,7 +27,7 @@ from typer.testing import CliRunner
 
 from admedtagger.cleaning import FlagSettings, flag_labels, pending, review_session
 from admedtagger.cleaning.review import effective_decision, record
-from admedtagger.cleaning.terminal import warehouse_opener
+from admedtagger.warehouse.project import open_warehouse
 from admedtagger.cli import app
 from admedtagger.warehouse import connect
 from factory import gold_with_flips, write_weak_labels
@@ -404,7 +404,7 @@ def test_pages_undo_and_skips_across_page_boundaries(demo_con, project):
             raise EOFError from None
 
     out = io.StringIO()
-    counts = review_session(warehouse_opener(project.db_path()), "ewa", Console(file=out, width=250),
+    counts = review_session(lambda write: open_warehouse(project, write=write), "ewa", Console(file=out, width=250),
                             read_line=read_line, limit=5, page_size=2)
     text = out.getvalue()
     q = [item.doc_id for item in queue]
@@ -428,7 +428,7 @@ def test_one_write_cycle_takes_tens_of_milliseconds(demo_con, project):
     """open (writable) + check + insert + commit + close, as each terminal decision does."""
     queue = flagged_demo(demo_con)
     demo_con.close()
-    opener = warehouse_opener(project.db_path())
+    opener = lambda write: open_warehouse(project, write=write)  # noqa: E731
     times = []
     for item in queue[:10]:
         started = time.perf_counter()
