@@ -333,6 +333,7 @@ class LabelModelChoice(str, Enum):
     auto = "auto"
     majority = "majority"
     confidence = "confidence"
+    dawid_skene = "dawid_skene"
     snorkel = "snorkel"
 
 
@@ -340,7 +341,8 @@ class LabelModelChoice(str, Enum):
 def label_model(
     ctx: typer.Context,
     model: Optional[LabelModelChoice] = typer.Option(
-        None, help="Model family; auto picks the best on the dev gold split (default: label_model.model in the config, else auto)."),
+        None, help="Model family; auto picks the best on the dev gold split, without gold the confidence model "
+        "unless it lost a category (default: label_model.model in the config, else auto)."),
     lf: Optional[list[str]] = typer.Option(None, "--lf", help="Use only this LF (repeat); default: every LF with current votes."),
     epochs: Optional[list[int]] = typer.Option(None, help="Snorkel epochs to try on dev gold (repeat; default 500, 100, 2000)."),
     lr: Optional[list[float]] = typer.Option(None, help="Snorkel learning rates to try (repeat; default 0.01, 0.003)."),
@@ -348,7 +350,7 @@ def label_model(
     tie_break: Optional[str] = typer.Option(None, help="Equal top scores: prior (the corpus' more frequent class) or abstain."),
     seed: Optional[int] = typer.Option(None, help="Random seed (default 0)."),
 ) -> None:
-    """Combine the LFs' votes into weak labels (Snorkel, majority vote or confidence-weighted)."""
+    """Combine the LFs' votes into weak labels, "none" included (confidence model, majority vote, Dawid-Skene, Snorkel)."""
     from admedtagger.labeling.label_model import fit_label_model
     from admedtagger.labeling.selection import Options
 
@@ -366,10 +368,11 @@ def label_model(
                     on_progress=lambda step, done, total: bar.update(task, description=step, completed=done, total=total),
                 )
     m = result.metrics
-    console.print(f"run {result.run_id}: chosen [bold]{m['chosen']}[/bold]")
+    console.print(f"run {result.run_id}: chosen [bold]{m['chosen']}[/bold] ({m['choice']})")
     console.print(
-        f"documents {m['documents']:,}: {m['labelled']:,} weak labels; no label for {m['all_abstain']:,} where every LF "
-        f"abstained, {m['unvoted']:,} without votes, {m['tie_abstain']:,} ties"
+        f"documents {m['documents']:,}: {m['labelled']:,} labelled with a category, {m['none']:,} none "
+        f"({m['all_abstain']:,} where every LF abstained), {m['unvoted']:,} without votes (no weak label); "
+        f"{m['report_rule']:,} decided by a report LF"
     )
     console.print("time: " + ", ".join(f"{step} {s:.2f} s" for step, s in m["seconds"].items()), highlight=False)
     if len(result.trials) > 1 or result.trials[0].dev_scores is not None:
@@ -652,6 +655,7 @@ def gold_show(
 class StudentKind(str, Enum):
     tfidf = "tfidf"
     transformer = "transformer"
+    embedding = "embedding"
 
 
 class DevMode(str, Enum):
@@ -669,7 +673,9 @@ class Split(str, Enum):
 @app.command()
 def train(
     ctx: typer.Context,
-    student: StudentKind = typer.Option(StudentKind.tfidf, "--student", help="tfidf (CPU, seconds) or transformer."),
+    student: StudentKind = typer.Option(StudentKind.tfidf, "--kind", "--student",
+                                        help="tfidf (CPU, seconds), embedding (a head on stored e5 vectors, seconds "
+                                        "once embedded) or transformer (fine-tuned)."),
     base: Optional[str] = typer.Option(None, help="Transformer: Hugging Face id or local folder (default: the bundled all-MiniLM-L6-v2)."),
     soft: bool = typer.Option(True, "--soft/--hard", help="Train on the label model's probabilities, or on its argmax."),
     epochs: int = typer.Option(3, min=1, help="Transformer: most epochs (early stopping on the held-out dev gold)."),
@@ -679,14 +685,20 @@ def train(
     max_length: int = typer.Option(128, min=8, help="Transformer: tokens per text."),
     batch_size: int = typer.Option(16, min=1, help="Transformer: texts per training step."),
     lr: Optional[float] = typer.Option(None, help="Transformer: learning rate (default 1e-4)."),
-    abstain_below: Optional[float] = typer.Option(None, help="Predict 'no category' below this top probability (default: tuned on dev gold)."),
     threads: Optional[int] = typer.Option(None, min=1, help="torch CPU threads (default: torch's)."),
 ) -> None:
-    """Train a student on the weak labels (reviewed decisions override them; the gold test split is never used)."""
+    """Train a student on the weak labels (reviewed decisions override them; the gold test split is never used).
+
+    Every student learns the categories and "fits no category" from the weak labels' none probability
+    and reviewers' rejects, and says none when that class is the most likely."""
     from admedtagger.students.train import train_student
     from admedtagger.students.registry import models_dir
 
     st = state(ctx)
+    # The embedding student's encoder: [train.embedding], else the embedding LFs' [label.embedding]
+    # (the same encoder shares the stored vectors), else the defaults.
+    encoder = {**st.config.section("label").get("embedding", {}), **st.config.section("train").get("embedding", {})}
+    encoder = {key: value for key, value in encoder.items() if key in ("model", "max_chars", "prefix")}
     with user_errors():
         with st.connection(write=True) as con:
             with progress_bar() as bar:
@@ -694,7 +706,7 @@ def train(
                 result = train_student(
                     con, kind=student.value, models_dir=models_dir(st.config), root=st.config.root, base=base, soft=soft,
                     dev=dev.value, exclude_flagged=exclude_flagged, epochs=epochs, batch_size=batch_size,
-                    max_length=max_length, lr=lr, abstain_below=abstain_below, threads=threads,
+                    max_length=max_length, lr=lr, threads=threads, encoder=encoder,
                     on_progress=lambda done, total, info: bar.update(task, completed=done, total=total, info=info),
                     on_note=lambda text: bar.console.print(text, markup=False, highlight=False, soft_wrap=True),
                 )
@@ -704,10 +716,10 @@ def train(
     console.print("training data: " + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in result.counts.items()),
                   highlight=False)
     if m.get("dev_docs"):
-        console.print(f"held-out dev gold ({m['dev_docs']} documents): macro-F1 {m['dev_macro_f1']:.3f} "
-                      f"(abstain below {m['abstain_below']}; never abstaining: {m['dev_macro_f1_never_abstain']:.3f})")
+        console.print(f"held-out dev gold ({m['dev_docs']} documents): macro-F1 {m['dev_macro_f1']:.3f}, "
+                      f"says none on {m['dev_none_share']:.0%}")
     else:
-        console.print("no held-out dev gold: no early stopping, never abstains unless --abstain-below is given")
+        console.print("no held-out dev gold: no early stopping and no dev score")
 
 
 @app.command()
@@ -730,11 +742,11 @@ def evaluate(
                 task = bar.add_task("evaluate", total=None, info="")
                 result = evaluate_on_gold(con, split=split.value, root=st.config.root,
                                       on_progress=lambda message: bar.update(task, info=message))
+        for problem in result.skipped:  # on stderr, so also beside --format csv/json on stdout
+            err_console.print(f"[yellow]skipped[/yellow] {problem}", highlight=False, soft_wrap=True)
         if format is not OutputFormat.table:
             emit(result.scores, format, out)
             return
-    for problem in result.skipped:
-        err_console.print(f"[yellow]skipped[/yellow] {problem}", highlight=False)
     console.print(rich_table(result.f1_table(), f"F1 on the gold {split.value} split ({result.n_docs} documents), run {result.run_id}"))
     if details:
         for key, matrix in result.confusion.items():

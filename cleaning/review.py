@@ -85,7 +85,7 @@ def _queue_sql(limit: int | None, exclude: bool = False) -> str:
         )
         SELECT f.rank, f.doc_id, d.text, f.given_label, f.suggested_label, f.quality, f.reason,
                w.label AS weak_label,
-               coalesce(w.confidence, w.probs[w.label + 1]) AS weak_confidence,
+               w.confidence AS weak_confidence,
                f.doc_id IN (SELECT doc_id FROM skipped) AS skipped
         FROM label_issues f
         JOIN documents d ON d.doc_id = f.doc_id

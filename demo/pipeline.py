@@ -51,8 +51,10 @@ def demo_steps(settings: DemoSettings) -> list[tuple[str, list[str]]]:
         ("label model", ["label-model", "--model", "auto"]),
         ("flag suspect weak labels", ["flag"]),
         ("simulated review", []),  # run by run_demo: needs the flags of the step above
-        ("train the TF-IDF student", ["train", "--student", "tfidf"]),
-        ("train the transformer student", ["train", "--student", "transformer",
+        ("train the TF-IDF student", ["train", "--kind", "tfidf"]),
+        ("train the embedding student (a linear head on the e5 vectors the embedding LFs stored)",
+         ["train", "--kind", "embedding"]),
+        ("train the transformer student", ["train", "--kind", "transformer",
                                            "--epochs", str(settings.transformer_epochs)]),
         ("evaluate on the gold test split", ["evaluate"]),
         ("teacher vs students (speed, size, memory)", ["compare", "--texts", "8"]),

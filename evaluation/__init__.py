@@ -6,5 +6,5 @@ and each LF on one gold split; ``report`` renders the warehouse as one HTML file
 
 Nothing is imported here: ``labeling`` and ``students`` import ``scoring``, while
 ``evaluate`` loads students, so importing ``evaluate`` eagerly would make every import of
-``scoring`` pull in the students package (and a cycle through ``students.abstain``).
+``scoring`` pull in the students package (and an import cycle through it).
 """

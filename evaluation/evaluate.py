@@ -2,8 +2,9 @@
 
 Subjects and what they predict for each gold document of the split:
 
-* ``student``: every row of ``students`` whose folder still exists; its own prediction
-  (argmax, or NONE_LABEL below its abstain threshold);
+* ``student``: every row of ``students`` that loads (a missing folder, or a student from
+  before "none" was learned, is listed in ``skipped`` with the reason); its prediction,
+  the argmax over the categories and "none" (NONE_LABEL);
 * ``label_model``: the weak label of the latest ok ``label-model`` run (NONE_LABEL where
   it has none, or abstained);
 * ``lf``: each current LF's current vote (view ``current_votes``); no vote = abstain.
@@ -25,8 +26,8 @@ import numpy as np
 import pyarrow as pa
 
 from admedtagger.students import registry
-from admedtagger.students.abstain import labels_from_probs
 from admedtagger.students.data import category_names, gold_documents
+from admedtagger.students.labels import predicted_labels
 from admedtagger.students.predict import replace_predictions
 from admedtagger.warehouse import NONE_LABEL, NONE_NAME, UserError, last_ok_run, record_run
 
@@ -71,12 +72,12 @@ def evaluate_on_gold(con: duckdb.DuckDBPyConnection, *, split: str = "test", roo
         for row in registry.student_rows(con):
             report(f"student {row['model_id']}")
             try:
-                student = registry.load_folder(registry.resolve_path(row, root))
+                student = registry.load_folder(registry.resolve_path(row, root), con=con)
             except UserError as exc:
                 skipped.append(f"{row['model_id']}: {exc}")
                 continue
             probs = student.predict_proba(gold.texts)
-            predicted = labels_from_probs(probs, student.abstain_below)
+            predicted = predicted_labels(probs)
             predictions[("student", row["model_id"])] = predicted
             _store_predictions(con, row["model_id"], gold.doc_ids, predicted, probs, run.run_id)
         report("label model and LFs")

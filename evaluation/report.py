@@ -197,9 +197,11 @@ def labels_section(con: duckdb.DuckDBPyConnection) -> str:
     gold = dict(con.execute("SELECT label, count(*) FROM gold GROUP BY 1").fetchall())
     if not weak and not gold:
         return '<p class="empty">no weak labels and no gold yet</p>'
-    groups = names + [f"{NONE_NAME} / abstain"]
+    groups = names + [f"{NONE_NAME} / no weak label"]
+    categorised = [weak.get(i, 0) for i in range(len(names))]
     series = {
-        "weak labels": [weak.get(i, 0) for i in range(len(names))] + [_scalar(con, "SELECT count(*) FROM documents") - sum(weak.values())],
+        # The last bar: weak label "none" plus the documents no LF ran on (no weak label at all).
+        "weak labels": categorised + [_scalar(con, "SELECT count(*) FROM documents") - sum(categorised)],
         "gold": [gold.get(i, 0) for i in range(len(names))] + [gold.get(NONE_LABEL, 0)],
     }
     return _bars(groups, series, "documents per category", "documents")

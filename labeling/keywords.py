@@ -11,15 +11,32 @@ files, see :mod:`.registry`) gives, per category:
 * ``patterns``: regular expressions, case-sensitive (TNM stages such as ``pT2N0M0``);
 * ``not_negated``: entries that vote even inside a negation scope (see below);
 * ``ignore``: phrases, inflected like terms, inside which this category's entries do not
-  count ("tumor necrosis factor" for Oncology; "cardiac silhouette" for Cardiology).
+  count ("tumor necrosis factor" for Oncology; "cardiac silhouette" for Cardiology);
+* ``report``: a sub-table ``[categories.<name>.report]`` (terms, exact, patterns,
+  not_negated) for a category that is also a *document type*: the structure of such a
+  document, its headers and template phrases ("Opis mikroskopowy", "IMPRESSION:",
+  "PA and lateral", "no acute cardiopulmonary process").
+
+Topics and document types. Oncology, Cardiology and Hypertension are topics: what a text
+is about. Radiology and Pathology are also document types: an imaging report is Radiology
+and a histopathology result is Pathology whatever organ or disease it describes. Each
+category with entries gets the LF ``kw_<category>`` (spec ``"role": "topic"``); each
+category with a ``report`` table also gets ``kw_<category>_report`` (``"role":
+"report"``), which votes its category by the same rules (negation, confidence) when
+report cues are found. The label model gives the category of a ``report`` LF's vote to
+the document it voted on, over any topic votes (see ``labeling/label_model.py``). So
+report cues must be precise: a phrase a clinical note or a research abstract about
+imaging would also use ("computed tomography", "w badaniu TK") is a topic term, not a cue.
 
 A longer match hides the shorter ones it contains (leftmost-longest), except that a
-multi-word form also carries the entries of OTHER categories inside it ("rak gruczołowy",
-a Pathology entry, still counts the "rak" of Oncology) unless that category ignores it.
+multi-word form or negation cue also carries the entries of OTHER columns inside it ("rak
+gruczołowy", a Pathology entry, still counts the "rak" of Oncology; the pseudo cue "no
+interval change" the report phrase "interval change") unless that category ignores it.
 
-All surface forms of all categories, the negation cues and the scope breakers go into ONE
-Aho-Corasick automaton over the lower-cased text (``pyahocorasick``), searched
-leftmost-longest, so a text is scanned once for every keyword LF. A match counts only at
+All surface forms of all categories (topic entries and report cues, each a column of
+its own), the negation cues and the scope breakers go into ONE Aho-Corasick automaton
+over the lower-cased text (``pyahocorasick``), searched leftmost-longest, so a text is
+scanned once for every keyword LF. A match counts only at
 word boundaries (the characters around it are not letters, digits, ``-`` or ``_``).
 
 Negation (NegEx-style), from the lexicon's ``[negation]`` table:
@@ -30,7 +47,7 @@ Negation (NegEx-style), from the lexicon's ``[negation]`` table:
   the start of its clause ("Zmian ogniskowych nie stwierdzono.");
 * a ``pseudo`` cue ("nie można wykluczyć", "nie wykluczono") looks like a negation but
   is not one: it cancels an open pre-cue scope (and being longer, it hides the shorter
-  cue it contains, as matching is leftmost-longest);
+  cue it contains, as matching is leftmost-longest); entries inside it count;
 * a ``cancels`` cue ("nie wykonano", "nie było konieczne") works both ways and negates
   even the category's ``not_negated`` entries: a modality named inside an ordinary
   negation ("Nie stwierdzono zmian w TK") still votes, one that was not performed
@@ -45,7 +62,8 @@ with ``n`` distinct entries the confidence is ``1 - 0.5**n`` (0.5, 0.75, 0.875, 
 each further independent cue halves the remaining doubt. Different surface forms of one
 entry ("raka", "rakiem") count once.
 
-An LF's version hashes its own category's lexicon, the negation cues, the matcher rules
+An LF's version hashes its own column's entries (a topic LF its category's lexicon
+without the report table, a report LF that table), its role, the negation cues, the matcher rules
 (:data:`MATCHER_VERSION`) and the surface forms morfeusz2 produced for its terms. (Another
 category's case-sensitive entries can, through leftmost-longest matching, in rare cases
 change this LF's votes without changing its version.)
@@ -53,6 +71,7 @@ change this LF's votes without changing its version.)
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -67,7 +86,7 @@ from .base import LabelingFunction, Vote, spec_version
 from .morphology import MORPHOLOGIES, expand_terms, tool_version
 
 # Bump when the matching or negation rules above change: every keyword LF gets a new version.
-MATCHER_VERSION = 1
+MATCHER_VERSION = 2
 
 _PRE, _POST, _PSEUDO, _BREAK, _CANCEL = 1, 2, 4, 8, 16
 _WORD_CHARS = "-_"
@@ -90,6 +109,12 @@ class CategoryLexicon:
     # Phrases (inflected like terms) in which this category's entries do not count:
     # "tumor necrosis factor" is not oncology, "cardiac silhouette" is radiology.
     ignore: tuple[str, ...] = ()
+    # The cues that the text IS a document of this type (a report's headers and template
+    # phrases): terms, exact, patterns and not_negated, voted by their own LF. None: no table.
+    report: "CategoryLexicon | None" = None
+
+    def has_entries(self) -> bool:
+        return any(getattr(self, k) for k in _ENTRY_KEYS)
 
 
 @dataclass(frozen=True)
@@ -103,7 +128,10 @@ class Negation:
 
 _NEGATION_KEYS = ("pre", "post", "pseudo", "breakers", "cancels")
 _CATEGORY_KEYS = ("terms", "exact", "patterns", "not_negated", "ignore")
+_REPORT_KEYS = ("terms", "exact", "patterns", "not_negated")
 _ENTRY_KEYS = ("terms", "exact", "patterns")
+# An LF's role: "topic" (what the text is about) or "report" (what kind of document it is).
+TOPIC, REPORT = "topic", "report"
 
 
 @dataclass(frozen=True)
@@ -121,6 +149,11 @@ class Lexicon:
     replace: frozenset[str] = frozenset()
     sources: tuple[str, ...] = ()
 
+    def entry(self, name: str, role: str = TOPIC) -> CategoryLexicon:
+        """The entries of category ``name`` (lower-cased) for ``role``; empty when it has none."""
+        topic = self.categories.get(name, CategoryLexicon())
+        return topic if role == TOPIC else topic.report or CategoryLexicon()
+
     def merged(self, other: "Lexicon") -> "Lexicon":
         """This lexicon extended by ``other`` (a user file): lists are appended with
         duplicates dropped, except for the categories ``other`` replaces."""
@@ -130,7 +163,9 @@ class Lexicon:
             if base is None or name in other.replace:
                 categories[name] = extra
             else:
-                categories[name] = CategoryLexicon(*(_union(getattr(base, k), getattr(extra, k)) for k in _CATEGORY_KEYS))
+                categories[name] = CategoryLexicon(
+                    *(_union(getattr(base, k), getattr(extra, k)) for k in _CATEGORY_KEYS),
+                    report=_merged_report(base.report, extra.report))
         negation = Negation(*(_union(getattr(self.negation, k), getattr(other.negation, k)) for k in _NEGATION_KEYS))
         return Lexicon(
             morphology=self.morphology, negation=negation, categories=categories,
@@ -142,10 +177,17 @@ def _union(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys((*a, *b)))
 
 
+def _merged_report(base: CategoryLexicon | None, extra: CategoryLexicon | None) -> CategoryLexicon | None:
+    if base is None or extra is None:
+        return base or extra
+    return CategoryLexicon(*(_union(getattr(base, k), getattr(extra, k)) for k in _REPORT_KEYS))
+
+
 def load_lexicon(path: Path) -> Lexicon:
     """Read a lexicon file. Top-level keys: ``morphology`` (``morfeusz2`` or ``none``),
     ``[inflect_like]`` (word -> model word), ``[negation]`` (pre, post, pseudo, breakers)
-    and ``[categories.<name>]`` (terms, exact, patterns, not_negated, ignore, replace)."""
+    and ``[categories.<name>]`` (terms, exact, patterns, not_negated, ignore, replace, and
+    the sub-table ``[categories.<name>.report]`` with terms, exact, patterns, not_negated)."""
     try:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
@@ -164,23 +206,39 @@ def load_lexicon(path: Path) -> Lexicon:
     for name, table in data.get("categories", {}).items():
         if not isinstance(table, dict):
             raise LexiconError(f"{path}: categories.{name} must be a table")
-        extra = set(table) - {*_CATEGORY_KEYS, "replace"}
+        extra = set(table) - {*_CATEGORY_KEYS, "replace", REPORT}
         if extra:
             raise LexiconError(f"{path}: categories.{name}: unknown key(s) {sorted(extra)}; "
-                               "expected terms, exact, patterns, not_negated, ignore, replace")
-        entry = CategoryLexicon(*(_strings(path, f"categories.{name}.{k}", table.get(k, [])) for k in _CATEGORY_KEYS))
-        for pattern in entry.patterns:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise LexiconError(f"{path}: categories.{name}.patterns: bad regular expression {pattern!r}: {exc}") from exc
-        stray = set(entry.not_negated) - set(entry.terms) - set(entry.exact)
-        if stray:
-            raise LexiconError(f"{path}: categories.{name}.not_negated: {sorted(stray)} are not in its terms or exact")
-        categories[name.lower()] = entry
+                               "expected terms, exact, patterns, not_negated, ignore, replace, report")
+        report = None
+        if REPORT in table:
+            sub = table[REPORT]
+            if not isinstance(sub, dict):
+                raise LexiconError(f"{path}: categories.{name}.report must be a table")
+            extra = set(sub) - set(_REPORT_KEYS)
+            if extra:
+                raise LexiconError(f"{path}: categories.{name}.report: unknown key(s) {sorted(extra)}; "
+                                   "expected terms, exact, patterns, not_negated")
+            report = _category(path, f"categories.{name}.report", sub, _REPORT_KEYS)
+        entry = _category(path, f"categories.{name}", table, _CATEGORY_KEYS)
+        categories[name.lower()] = dataclasses.replace(entry, report=report)
         if table.get("replace", False):
             replace.add(name.lower())
     return Lexicon(morphology, negation, categories, dict(inflect_like), frozenset(replace), (str(path),))
+
+
+def _category(path: Path, key: str, table: dict, keys: tuple[str, ...]) -> CategoryLexicon:
+    """The entry lists ``keys`` of one category table (or its report table), checked."""
+    entry = CategoryLexicon(**{k: _strings(path, f"{key}.{k}", table.get(k, [])) for k in keys})
+    for pattern in entry.patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise LexiconError(f"{path}: {key}.patterns: bad regular expression {pattern!r}: {exc}") from exc
+    stray = set(entry.not_negated) - set(entry.terms) - set(entry.exact)
+    if stray:
+        raise LexiconError(f"{path}: {key}.not_negated: {sorted(stray)} are not in its terms or exact")
+    return entry
 
 
 def _strings(path: Path, key: str, value) -> tuple[str, ...]:
@@ -192,14 +250,15 @@ def _strings(path: Path, key: str, value) -> tuple[str, ...]:
 class KeywordMatcher:
     """One automaton (and one regex for the patterns) for the lexicons of several categories.
 
-    ``columns`` are the lower-cased category names in the order of the per-text counts
-    that :meth:`match_batch` returns. A hit is ``(column, entry id, exact string or None,
-    votes when negated)``.
+    ``columns`` are ``(lower-cased category name, role)`` pairs in the order of the
+    per-text counts that :meth:`match_batch` returns: role :data:`TOPIC` reads the
+    category's own entries, :data:`REPORT` its ``report`` table. A hit is ``(column,
+    entry id, exact string or None, votes when negated)``.
     """
 
-    def __init__(self, lexicon: Lexicon, columns: Sequence[str]) -> None:
+    def __init__(self, lexicon: Lexicon, columns: Sequence[tuple[str, str]]) -> None:
         self.columns = list(columns)
-        entries = [lexicon.categories[c] for c in self.columns]
+        entries = [lexicon.entry(name, role) for name, role in self.columns]
         forms = expand_terms([t for e in entries for t in (*e.terms, *e.ignore)], lexicon.morphology, lexicon.inflect_like)
         self.forms = [{t: forms[t] for t in (*e.terms, *e.ignore)} for e in entries]
         # surface form -> [cue flags, [hits], {columns whose entries do not count inside it}]
@@ -214,12 +273,13 @@ class KeywordMatcher:
             for phrase in entry.ignore:
                 for form in forms[phrase]:
                     keys.setdefault(form, [0, [], set()])[2].add(col)
-        _add_nested_hits(keys)
         neg = lexicon.negation
         for flag, cues in ((_PRE, neg.pre), (_POST, neg.post), (_PSEUDO, neg.pseudo), (_BREAK, neg.breakers),
                            (_PRE | _POST | _CANCEL, neg.cancels)):
             for cue in cues:
                 keys.setdefault(" ".join(cue.lower().split()), [0, [], set()])[0] |= flag
+        # After the cues: a cue hides the entries inside it unless it carries them too.
+        _add_nested_hits(keys)
         self._automaton = ahocorasick.Automaton()
         for key, (flags, hits, _) in keys.items():
             has_exact = any(h[2] is not None for h in hits)
@@ -273,10 +333,10 @@ class KeywordMatcher:
         cancelling = False  # the open cue negates not_negated entries too
         clause_start = 0  # where the current clause began (after the last breaker)
         for start, end, flags, hits in self._events(text, low):
-            if flags:
-                if flags & _PSEUDO:
-                    negated_from = -1
-                    continue
+            if flags & _PSEUDO:
+                # A pseudo cue may carry entries inside it ("no interval change"): they count.
+                negated_from = -1
+            elif flags:
                 if flags & _BREAK:
                     negated_from, clause_start = -1, end
                 if flags & _POST:
@@ -318,11 +378,14 @@ class KeywordMatcher:
 
 
 def _add_nested_hits(keys: dict[str, list]) -> None:
-    """Give a multi-word form the hits of shorter forms of OTHER categories inside it.
+    """Give a multi-word form (or negation cue) the hits of shorter forms of OTHER columns inside it.
 
     Matching is leftmost-longest, so "rak gruczołowy" (Pathology) would hide the "rak" of
-    Oncology; within one category the longest, most specific entry counts alone, and a
-    category's ``ignore`` phrases keep its entries out.
+    Oncology; within one column the longest, most specific entry counts alone, and a
+    category's ``ignore`` phrases keep its entries out. A category's report table is a
+    column of its own, so "rozpoznanie histopatologiczne" (a report cue) still counts the
+    topic entry "histopatologiczny", and the pseudo cue "no interval change" the report
+    phrase "interval change".
     """
     for key, (_, hits, ignored) in keys.items():
         words = key.split(" ")
@@ -351,24 +414,29 @@ class KeywordLF(LabelingFunction):
 
 
 def keyword_lfs(lexicon: Lexicon, categories: Sequence[tuple[int, str]]) -> list[KeywordLF]:
-    """One LF per category (``(label id, name)``) the lexicon has entries for, sharing one matcher."""
-    chosen = [(label, name) for label, name in categories
-              if any(getattr(lexicon.categories.get(name.lower(), CategoryLexicon()), k) for k in _ENTRY_KEYS)]
+    """The keyword LFs of ``categories`` (``(label id, name)``), sharing one matcher.
+
+    One LF ``kw_<category>`` (role ``topic``) per category with entries, in category order,
+    then one ``kw_<category>_report`` (role ``report``) per category with a ``report`` table.
+    """
+    chosen = [(label, name, role) for role in (TOPIC, REPORT) for label, name in categories
+              if lexicon.entry(name.lower(), role).has_entries()]
     if not chosen:
         return []
-    matcher = KeywordMatcher(lexicon, [name.lower() for _, name in chosen])
+    matcher = KeywordMatcher(lexicon, [(name.lower(), role) for _, name, role in chosen])
     negation = {k: list(getattr(lexicon.negation, k)) for k in _NEGATION_KEYS}
     lfs = []
-    for col, (label, name) in enumerate(chosen):
-        entry = lexicon.categories[name.lower()]
+    for col, (label, name, role) in enumerate(chosen):
+        entry = lexicon.entry(name.lower(), role)
         spec = {
-            "category": name, "label": label, "matcher": MATCHER_VERSION,
+            "category": name, "label": label, "role": role, "matcher": MATCHER_VERSION,
             "terms": list(entry.terms), "exact": list(entry.exact), "patterns": list(entry.patterns),
             "not_negated": list(entry.not_negated), "ignore": list(entry.ignore), "negation": negation, "morphology": tool_version(lexicon.morphology),
             # The surface forms decide the votes; their hash makes a dictionary update a new version.
             "forms": spec_version({t: list(f) for t, f in sorted(matcher.forms[col].items())}),
         }
-        lfs.append(KeywordLF(name=f"kw_{_slug(name)}", kind="keyword", spec=spec, matcher=matcher, column=col, label=label))
+        suffix = "" if role == TOPIC else f"_{REPORT}"
+        lfs.append(KeywordLF(name=f"kw_{_slug(name)}{suffix}", kind="keyword", spec=spec, matcher=matcher, column=col, label=label))
     return lfs
 
 

@@ -5,16 +5,30 @@
 
 1. read the current votes of the selected LFs (:mod:`.vote_matrix`) and the dev and test
    gold splits;
-2. fit the candidates of the settings grid on the documents with at least one vote and
-   choose one on the dev split (:mod:`.selection`; the models are in :mod:`.models`);
-3. write, in ONE transaction: a ``weak_labels`` row per labelled document (label, the K
-   probabilities, the top probability as confidence, the model family), the LF analysis
-   (``lf_analysis``), every candidate's dev scores and, on the test split, the chosen
-   model's and each LF's scores (``evaluations``).
+2. fit the candidates of the settings grid on the documents voted on (every model calls a
+   document on which every LF abstained "none") and choose one, on the dev split when
+   there is one, else by the no-gold rule (:mod:`.selection`; the models are in
+   :mod:`.models`);
+3. apply the report rule (:func:`report_precedence`);
+4. write, in ONE transaction: a ``weak_labels`` row per document voted on (label, the K+1
+   probabilities with "none" last, the top probability as confidence, the model family),
+   the LF analysis (``lf_analysis``), every candidate's dev scores and, on the test split,
+   the chosen model's and each LF's scores (``evaluations``).
 
-A document gets no weak label when no selected LF voted on it (``unvoted``), when every
-LF abstained (``all_abstain``), or on a tie under ``tie_break = "abstain"``
-(``tie_abstain``); the run's metrics count each.
+A weak label of ``NONE_LABEL`` is a real outcome: the model's most likely class is "fits
+no category" (``none``), e.g. every LF abstained. A document no selected LF ran on gets no
+weak label (``unvoted``).
+
+Report rule
+-----------
+Some categories are document types (an imaging report is Radiology, a histopathology
+result Pathology, whatever organ it describes); their keyword packs list report
+structure (headers, template phrases) as a separate LF with ``role = "report"``
+(``kw_radiology_report``). Topic LFs fire on such reports too (a chest X-ray report talks
+about the heart), so a vote of a report LF decides: the document gets that category, and
+its probabilities move towards it, :math:`p' = (1 - w) p + w e_c` with :math:`w` the
+report vote's confidence. When two report LFs vote, the more confident wins (then the
+lower label id). ``[label_model] report_precedence = false`` turns the rule off.
 """
 
 from __future__ import annotations
@@ -103,8 +117,8 @@ def fit_label_model(con: duckdb.DuckDBPyConnection, options: Options,
         progress("load votes", 0, 1)
         started = time.perf_counter()
         matrix, loaded = load_vote_matrix(con, lfs, k, skipped)
-        votes = matrix.covered()  # what the models are fitted on and label
-        if not len(votes.rows):
+        votes = matrix.voting_lfs()  # what the models are fitted on and label
+        if not votes.lfs:
             raise LabelModelError(f"every selected LF abstained on every document ({len(matrix.rows):,} voted on)")
         dev, test = read_gold(con, "dev"), read_gold(con, "test")
         seconds["load"] = time.perf_counter() - started
@@ -119,20 +133,19 @@ def fit_label_model(con: duckdb.DuckDBPyConnection, options: Options,
                         on_fit=lambda i, n, label: progress(f"fit {label}", i, n))
         chosen = next(t for t in trials if t.chosen)
         predicted, probs = chosen.model.predict(votes.labels, votes.confidence, ties, return_probs=True)
+        n_reports = report_precedence(votes, predicted, probs) if options.report_precedence else 0
         seconds["fit"] = time.perf_counter() - started
 
         progress("analyse", 0, 1)
         started = time.perf_counter()
         analysis = analysis_table(run.run_id, matrix, category_names, dev, _learned(trials, votes, matrix))
-        test_scores = _test_scores(matrix, votes, chosen, ties, test, category_names)
+        test_scores = _test_scores(matrix, votes, predicted, chosen.candidate.label, test, category_names)
         seconds["analyse"] = time.perf_counter() - started
 
         progress("write", 0, 1)
         started = time.perf_counter()
-        labelled = predicted != NONE_LABEL
         with transaction(con):
-            _write_weak_labels(con, run.run_id, votes.rows[labelled], predicted[labelled], probs[labelled],
-                               chosen.candidate.model)
+            _write_weak_labels(con, run.run_id, votes.rows, predicted, probs, chosen.candidate.model)
             store_analysis(con, analysis)
             for trial in trials:
                 if trial.dev_scores is not None:
@@ -141,13 +154,14 @@ def fit_label_model(con: duckdb.DuckDBPyConnection, options: Options,
                 store_scores(con, run.run_id, "test", subject, name, rows)
         seconds["write"] = time.perf_counter() - started
 
-        n_voted, n_covered, n_labelled = len(matrix.rows), len(votes.rows), int(labelled.sum())
+        n_voted = len(matrix.rows)
+        n_covered = int((votes.labels != NONE_LABEL).any(axis=1).sum())
         fitted_on = set(votes.names)
         run.metrics = {
             "chosen": chosen.candidate.label, "model": chosen.candidate.model, "settings": chosen.candidate.settings,
-            "documents": loaded.documents, "voted": n_voted, "covered": n_covered,
-            "labelled": n_labelled, "all_abstain": n_voted - n_covered,
-            "unvoted": loaded.documents - n_voted, "tie_abstain": n_covered - n_labelled,
+            "choice": _how_chosen(chosen), "documents": loaded.documents, "voted": n_voted, "covered": n_covered,
+            "labelled": int((predicted != NONE_LABEL).sum()), "none": int((predicted == NONE_LABEL).sum()),
+            "all_abstain": n_voted - n_covered, "unvoted": loaded.documents - n_voted, "report_rule": n_reports,
             "votes": loaded.votes, "orphan_votes": loaded.orphan_votes,
             "duplicate_votes": loaded.duplicate_votes, "skipped_lfs": loaded.skipped_lfs,
             "silent_lfs": [name for name in matrix.names if name not in fitted_on],
@@ -158,6 +172,29 @@ def fit_label_model(con: duckdb.DuckDBPyConnection, options: Options,
         }
         progress("done", 1, 1)
     return LabelModelResult(run.run_id, trials, run.metrics, test_scores)
+
+
+def report_precedence(votes: VoteMatrix, predicted: np.ndarray, probs: np.ndarray) -> int:
+    """Apply the report rule (module doc) in place to ``predicted`` (n,) and ``probs``
+    (n, K+1); returns how many documents a report LF voted on."""
+    reports = [j for j, lf in enumerate(votes.lfs) if lf.role == "report"]
+    best_weight, best_category = np.full(len(predicted), -1.0), np.zeros(len(predicted), np.int64)
+    # In category order, and only a strictly more confident vote replaces: ties go to the lower id.
+    for j in sorted(reports, key=lambda j: int(votes.labels[:, j].max())):
+        weight = np.where(votes.labels[:, j] != NONE_LABEL, np.nan_to_num(votes.confidence[:, j], nan=1.0), -1.0)
+        better = weight > best_weight
+        best_weight[better], best_category[better] = weight[better], votes.labels[better, j]
+    rows = np.flatnonzero(best_weight >= 0)
+    category, weight = best_category[rows], best_weight[rows]
+    probs[rows] *= (1 - weight)[:, None]
+    probs[rows, category] += weight
+    predicted[rows] = category
+    return len(rows)
+
+
+def _how_chosen(chosen: Trial) -> str:
+    """One line: how the chosen model was chosen (the no-gold rule, dev gold, and why)."""
+    return chosen.note or "the family's first setting"
 
 
 def _learned(trials: list[Trial], votes: VoteMatrix, matrix: VoteMatrix) -> dict[str, np.ndarray]:
@@ -175,15 +212,16 @@ def _learned(trials: list[Trial], votes: VoteMatrix, matrix: VoteMatrix) -> dict
     return learned
 
 
-def _test_scores(matrix: VoteMatrix, votes: VoteMatrix, chosen: Trial, ties: TieBreak, test: GoldSplit | None,
+def _test_scores(matrix: VoteMatrix, votes: VoteMatrix, predicted: np.ndarray, chosen_label: str, test: GoldSplit | None,
                  category_names: list[str]) -> list[tuple[str, str, list[dict]]]:
-    """(subject, name, score rows) on the test split for the chosen model (fitted on the LFs
-    of ``votes``) and for each LF of ``matrix``; empty without test gold."""
+    """(subject, name, score rows) on the test split for the weak labels ``predicted`` (one
+    per row of ``votes``; a test document without one counts as "none") and for each LF of
+    ``matrix``; empty without test gold."""
     if test is None:
         return []
-    on_test = votes.for_documents(test.rowids)
-    weak = chosen.model.predict(on_test.labels, on_test.confidence, ties)
-    scores = [("label_model", chosen.candidate.label, score(test.labels, weak, category_names))]
+    index = votes.row_index(test.rowids)
+    weak = np.where(index >= 0, predicted[np.maximum(index, 0)], NONE_LABEL)
+    scores = [("label_model", chosen_label, score(test.labels, weak, category_names))]
     lf_votes = matrix.for_documents(test.rowids)
     for j, lf in enumerate(lf_votes.names):
         scores.append(("lf", lf, score(test.labels, lf_votes.labels[:, j], category_names)))

@@ -15,9 +15,11 @@ How a term is inflected (``morphology = "morfeusz2"``):
   and comparative/superlative degrees are left out. A word that is not a lemma the
   dictionary knows (abbreviations, Latin, a word written in an inflected form) is
   matched as written.
-* several words: the *head* is the first noun in the nominative, optionally preceded by
+* several words: the *head* is a noun in the nominative, optionally preceded by
   adjectives in the nominative that agree with it; adjectives right after the head that
-  agree with it inflect with it too; every other word stays as written. Forms are
+  agree with it inflect with it too; every other word stays as written. Where several
+  words could be the head, the one that lets the most words inflect wins (the first on a
+  tie): "lewa komora" -> "lewej komory", although "lewa" also reads as a noun. Forms are
   combined only when they agree in number, case and gender:
   "ostry zespół wieńcowy" -> "ostrego zespołu wieńcowego", "ostrym zespołem wieńcowym", ...;
   "rak płuca" -> "raka płuca", "rakiem płuca", ... ("płuca" is a genitive complement and
@@ -44,7 +46,7 @@ from typing import Iterable
 
 MORPHOLOGIES = ("morfeusz2", "none")
 # Bump when the expansion rules above change, so cached expansions are recomputed.
-ALGORITHM_VERSION = 1
+ALGORITHM_VERSION = 2
 
 _NOMINAL = ("subst", "ger", "adj", "ppas", "pact")
 _ADJECTIVAL = ("adj", "ppas", "pact")
@@ -243,7 +245,13 @@ class PolishInflector:
         return tuple(sorted(forms))
 
     def _agreement_plan(self, words: list[str]) -> dict[int, tuple[str, str]] | None:
-        """word index -> (lemma, class) of the words that inflect together, or None."""
+        """word index -> (lemma, class) of the words that inflect together, or None.
+
+        Of the possible heads (a nominative noun preceded only by adjectives that agree
+        with it) the one whose plan covers the most words wins, the first on a tie: in
+        "lewa komora" the head is "komora", although "lewa" has a noun reading too.
+        """
+        best: dict[int, tuple[str, str]] | None = None
         for head in range(len(words)):
             nouns = self._nominative(words[head], _NOUNS)
             # Prefer the noun reading ("zdjęcie" the noun, not the gerund of "zdjąć").
@@ -261,10 +269,11 @@ class PolishInflector:
                         if not match:
                             break
                         plan[i] = match[0][:2]
-                    return plan
+                    if best is None or len(plan) > len(best):
+                        best = plan
             if not self._nominative(words[head], _ADJECTIVAL):
-                return None  # neither adjective nor head noun: the term is matched as written
-        return None
+                break  # a later head would need this word to be an adjective
+        return best
 
     def _forms_by_triple(self, word: str, lemma: str, cls: str) -> dict[tuple, list[str]]:
         prefix, _ = _split_hyphen(word)

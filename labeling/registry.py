@@ -12,8 +12,9 @@ A project's LFs, by kind:
   (see :mod:`.python_lf`). Python LFs are code, so nothing is imported unless the config
   lists it: an ``lfs.py`` that merely sits next to ``admedtagger.toml`` is ignored, with a
   note on stderr saying how to enable it.
-* ``embedding``: ``emb_descriptions`` and, with dev gold, ``emb_examples`` (see
-  :mod:`.embedding`).
+* ``embedding``: ``emb_descriptions``; with dev gold, ``emb_examples``; once a label-model
+  run has confident weak labels (or with dev gold), ``emb_seeded`` (see :mod:`.embedding`).
+  Their vectors are computed once per text and kept in the ``embeddings`` table.
 * ``llm``: the prompt views of :mod:`.llm`, built only when asked for (it loads a model).
 
 Settings, all optional, in ``admedtagger.toml``::

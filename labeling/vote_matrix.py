@@ -8,7 +8,7 @@ turns those rows into a dense matrix and indexes it:
 - documents are identified by ``documents.rowid`` (an int64 each: 8 MB and one
   ``searchsorted`` for a million documents, where doc_id strings would cost a hash join);
 - LFs are identified by name;
-- every selection (:meth:`VoteMatrix.covered`, :meth:`VoteMatrix.for_documents`) is a new
+- every selection (:meth:`VoteMatrix.voting_lfs`, :meth:`VoteMatrix.for_documents`) is a new
   :class:`VoteMatrix` carrying its own rows and LFs, so a row or column index is only ever
   used on the matrix it came from.
 
@@ -36,11 +36,13 @@ class VoteMatrixError(UserError):
 
 @dataclass(frozen=True)
 class LFInfo:
-    """One row of ``current_lfs``."""
+    """One row of ``current_lfs``; ``role`` is its spec's ``role`` ("report" for the report
+    LFs of document-type categories, see label_model.py), None when it has none."""
 
     name: str
     kind: str
     version: str
+    role: str | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -70,16 +72,12 @@ class VoteMatrix:
         position = np.minimum(np.searchsorted(self.rows, rowids), len(self.rows) - 1)
         return np.where(self.rows[position] == rowids, position, -1)
 
-    def covered(self) -> VoteMatrix:
-        """The documents with at least one vote (not an abstain), and the LFs with at least one
-        vote on them: what a label model is fitted on and labels."""
-        voted = self.labels != NONE_LABEL
-        rows = voted.any(axis=1)
-        lfs = voted[rows].any(axis=0)
-        return VoteMatrix(
-            lfs=[lf for lf, keep in zip(self.lfs, lfs) if keep], rows=self.rows[rows],
-            labels=self.labels[rows][:, lfs], confidence=self.confidence[rows][:, lfs],
-        )
+    def voting_lfs(self) -> VoteMatrix:
+        """Every document, and the LFs with at least one vote (not an abstain): what a label
+        model is fitted on and labels (an LF that never voted tells it nothing)."""
+        keep = (self.labels != NONE_LABEL).any(axis=0)
+        return VoteMatrix(lfs=[lf for lf, k in zip(self.lfs, keep) if k], rows=self.rows,
+                          labels=self.labels[:, keep], confidence=self.confidence[:, keep])
 
     def for_documents(self, rowids: np.ndarray) -> VoteMatrix:
         """The votes on the documents ``rowids`` (ascending), row i for ``rowids[i]``; a
@@ -116,7 +114,8 @@ class GoldSplit:
 
 def current_lf_infos(con: duckdb.DuckDBPyConnection) -> list[LFInfo]:
     """Every LF at its current version (view ``current_lfs``), by name."""
-    return [LFInfo(*row) for row in con.execute("SELECT lf, kind, version FROM current_lfs ORDER BY lf").fetchall()]
+    return [LFInfo(*row) for row in con.execute(
+        "SELECT lf, kind, version, json_extract_string(spec, '$.role') FROM current_lfs ORDER BY lf").fetchall()]
 
 
 def select_lfs(con: duckdb.DuckDBPyConnection, names: list[str] | None = None) -> tuple[list[LFInfo], list[str]]:

@@ -1,30 +1,35 @@
 """The students' training set and held-out dev set, read from the warehouse.
 
-Training targets are probability vectors over the K categories, one row per document:
+Training targets are probability vectors over K+1 classes, one row per document: columns
+0..K-1 the categories (label ids), column K "fits no category" (the ``weak_labels.probs``
+convention, :func:`admedtagger.warehouse.rules.probs_with_none`):
 
 * a document with a weak label (the latest ok ``label-model`` run) gets that run's
-  ``probs`` (a one-hot vector of its ``label`` when the run stored no usable probs);
+  ``probs`` (an older run's K entries read as P(none) = 0), renormalised to sum 1; a
+  one-hot vector of its label (column K for -1) when the run stored no usable probs;
 * a human decision from the ``gold`` view replaces the weak label where it may be
-  trained on (see below) and gives a one-hot vector.
+  trained on (see below) and gives a one-hot vector; a reviewer's reject (or a gold
+  label "none") is one-hot on column K.
+
+"Fits no category" is thus learned like any category: a document whose weak label is
+none trains on its none probability (a soft target, so the students' weighted loss counts
+it by that probability), and students predict -1 when column K is their argmax
+(:mod:`.labels`); no threshold is chosen on gold.
 
 Which gold documents are trained on, and with which label (``dev`` mode):
 
 * gold **test** documents are never trained on, neither text nor label;
 * ``dev="auto"`` (default): gold **dev** documents decided by a *review* train with the
-  reviewer's label (reviewed decisions override weak labels: accept/relabel give that
-  label, reject leaves the text out); the other dev gold documents (imported labels)
-  train with their *weak* label, and their gold label is held out for early stopping
-  and for choosing the abstain threshold;
+  reviewer's label; the other dev gold documents (imported labels) train with their
+  *weak* label, and their gold label is held out for early stopping and dev scores;
 * ``dev="holdout"``: no dev gold document is trained on; all of them are held out;
 * ``dev="train"``: every dev gold label is trained on (nothing is held out, so there is
-  no early stopping and the abstain threshold is not tuned).
+  no early stopping).
 
-Texts that fit no category (effective label -1: all LFs abstained, or a reviewer
-rejected every category) are left out of training: students learn the K categories and
-say "none" only by abstaining when their top probability is below a threshold chosen on
-the held-out dev set (:mod:`.abstain`). ``exclude_flagged`` also leaves out documents
-flagged in the latest ok ``flag`` run whose target would be their (suspect) weak label,
-i.e. every flagged document without a human decision that is trained on.
+Documents without a weak label in the run (and no trained human label) are left out.
+``exclude_flagged`` also leaves out documents flagged in the latest ok ``flag`` run whose
+target would be their (suspect) weak label, i.e. every flagged document without a human
+decision that is trained on.
 """
 
 from __future__ import annotations
@@ -34,9 +39,10 @@ from dataclasses import dataclass, field
 import duckdb
 import numpy as np
 
-from admedtagger.warehouse import UserError, categories, last_ok_run
+from admedtagger.warehouse import UserError, categories, column_of, label_of_column, last_ok_run, probs_with_none
 
 DEV_MODES = ("auto", "holdout", "train")
+SOFT_MIN_PROB = 0.01  # soft-target classes below this probability are not expanded into rows
 
 
 class TrainingDataError(UserError):
@@ -45,7 +51,7 @@ class TrainingDataError(UserError):
 
 @dataclass
 class TrainingSet:
-    """Documents to train on: ``targets`` is (n, K), each row a probability vector."""
+    """Documents to train on: ``targets`` is (n, K+1), each row a probability vector (column K: none)."""
 
     doc_ids: list[str]
     texts: list[str]
@@ -57,8 +63,8 @@ class TrainingSet:
 
     @property
     def labels(self) -> np.ndarray:
-        """The hard label of each row: argmax of its target."""
-        return self.targets.argmax(axis=1)
+        """The hard label of each row: argmax of its target, NONE_LABEL for column K."""
+        return label_of_column(self.targets.argmax(axis=1), len(self.category_names))
 
 
 @dataclass
@@ -90,7 +96,7 @@ def training_set(con: duckdb.DuckDBPyConnection, *, dev: str = "auto", exclude_f
 
     counts = dict.fromkeys(
         ("weak_labelled", "trained", "human_labels", "skipped_test_gold", "skipped_dev_gold",
-         "skipped_flagged", "skipped_none"), 0)
+         "skipped_flagged", "skipped_unlabelled", "trained_none"), 0)
     doc_ids, texts, targets, human = [], [], [], []
     for doc_id, text, weak_label, probs, gold_label, split, reviewed, flagged in rows:
         counts["weak_labelled"] += weak_label is not None
@@ -106,6 +112,7 @@ def training_set(con: duckdb.DuckDBPyConnection, *, dev: str = "auto", exclude_f
         human.append(is_human)
     counts["trained"] = len(doc_ids)
     counts["human_labels"] = int(sum(human))
+    counts["trained_none"] = int(sum(t.argmax() == k for t in targets))
     if not doc_ids:
         raise TrainingDataError(f"nothing to train on after the exclusions ({_describe(counts)})")
     return TrainingSet(
@@ -119,27 +126,35 @@ def _dev_label_trained(dev: str, reviewed: bool) -> bool:
 
 
 def _target(k: int, weak_label, probs, gold_label, split, reviewed: bool, dev: str):
-    """(target vector, is_human, None), or (None, False, the count naming why it is skipped)."""
+    """(target vector (K+1,), is_human, None), or (None, False, the count naming why it is skipped)."""
     if split == "test":
         return None, False, "skipped_test_gold"
     if split == "dev" and dev == "holdout":
         return None, False, "skipped_dev_gold"
     if split == "dev" and _dev_label_trained(dev, reviewed):
-        if gold_label < 0:
-            return None, False, "skipped_none"
         return _one_hot(k, gold_label), True, None
-    if weak_label is None or weak_label < 0:
-        return None, False, "skipped_none"
-    if probs is not None and len(probs) == k and all(p is not None for p in probs):
-        vector = np.asarray(probs, dtype=np.float64).clip(min=0.0)
-        if vector.sum() > 0:
-            return vector / vector.sum(), False, None
-    return _one_hot(k, weak_label), False, None
+    if weak_label is None:
+        return None, False, "skipped_unlabelled"
+    return _weak_target(k, weak_label, probs), False, None
+
+
+def _weak_target(k: int, label: int, probs) -> np.ndarray:
+    """The run's probability row (K or K+1 entries) normalised, else one-hot on the label.
+
+    A row that gives its own label no probability (e.g. a K-entry row beside the label -1)
+    does not describe that label, so the label wins.
+    """
+    if probs is not None and len(probs) in (k, k + 1) and all(p is not None for p in probs):
+        vector = probs_with_none(probs, k).clip(min=0.0)
+        if vector[column_of(label, k)] > 0:
+            return vector / vector.sum()
+    return _one_hot(k, label)
 
 
 def _one_hot(k: int, label: int) -> np.ndarray:
-    vector = np.zeros(k)
-    vector[label] = 1.0
+    """A (K+1,) vector with 1 in the label's column (column K for NONE_LABEL)."""
+    vector = np.zeros(k + 1)
+    vector[column_of(label, k)] = 1.0
     return vector
 
 
@@ -190,3 +205,30 @@ def gold_documents(con: duckdb.DuckDBPyConnection, split: str) -> HeldOut:
 
 def _describe(counts: dict[str, int]) -> str:
     return ", ".join(f"{key.replace('_', ' ')}: {value}" for key, value in counts.items() if value)
+
+
+def expand_targets(targets: np.ndarray, soft: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Soft targets as weighted rows, for classifiers that take one label per row.
+
+    Args:
+        targets: (n, C) probability rows (C = K+1 here).
+        soft: expand every class of probability >= SOFT_MIN_PROB, else keep the argmax.
+
+    Returns:
+        (rows, labels, weights), each (m,): training row ``i`` stands for document
+        ``rows[i]`` with class ``labels[i]`` and sample weight ``weights[i]`` (= its
+        probability; 1 for hard targets). A weighted log loss over them is the soft
+        cross-entropy sum_c p_c * -log q_c of each document (less the dropped crumbs).
+    """
+    targets = np.asarray(targets, dtype=np.float64)
+    if not soft:
+        return np.arange(len(targets)), targets.argmax(axis=1), np.ones(len(targets))
+    rows, labels = np.nonzero(targets >= SOFT_MIN_PROB)
+    weights = targets[rows, labels]
+    # A row whose mass is spread thinner than SOFT_MIN_PROB everywhere keeps its argmax.
+    missing = np.setdiff1d(np.arange(len(targets)), rows)
+    if len(missing):
+        rows = np.concatenate([rows, missing])
+        labels = np.concatenate([labels, targets[missing].argmax(axis=1)])
+        weights = np.concatenate([weights, np.ones(len(missing))])
+    return rows, labels, weights

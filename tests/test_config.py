@@ -176,5 +176,6 @@ def test_the_schema_knows_every_setting_the_stages_read():
     wanted |= {f"label.embedding.{k}" for k in EMBEDDING}
     for backend in (OpenAIBackend, TransformersBackend, VLLMBackend):
         wanted |= {f"llm.{k}" for k in backend.OPTIONS}
-    wanted |= {"llm.backend", "llm.model", "llm.views", "llm.views_files", "llm.mode", "llm.max_prompt_tokens"}
+    wanted |= {"llm.backend", "llm.model", "llm.views", "llm.views_files", "llm.mode", "llm.max_prompt_tokens",
+               "llm.calibrate", "llm.min_label_mass"}
     assert sorted(wanted - set(SCHEMA)) == []

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from admedtagger.labeling.embedding import EmbeddingError, Encoder, embedding_lfs
+from admedtagger.labeling.embedding import embedding_lfs
 from admedtagger.labeling.runner import apply_lfs
 from admedtagger.warehouse import NONE_LABEL
+from admedtagger.warehouse.embeddings import EmbeddingError, Encoder
 
 pytestmark = pytest.mark.slow
 
-# Few examples of 200 characters, and one encoder for the module (it keeps the vectors of
-# the texts it has seen), so these tests embed about 40 short texts in all.
+# Few examples of 200 characters; each test's warehouse stores the vectors it computes.
 FAST = {"examples_per_category": 3}
 
 
@@ -43,7 +43,7 @@ def test_zero_shot_and_example_lfs_vote_with_confidences(demo_con, encoder):
     # Three examples per category already separate the demo categories.
     sims = examples.similarities(texts)
     assert np.mean(np.asarray(examples.labels)[sims.argmax(axis=1)] == np.asarray(gold)) >= 0.7
-    assert examples.metrics["categories"] == 5
+    assert examples.metrics["columns"] == 5
 
 
 def test_margin_decides_abstention(demo_con, encoder):
@@ -67,11 +67,15 @@ def test_an_example_is_compared_with_the_other_examples_only(demo_con, encoder):
 
 def test_runner_writes_embedding_votes(demo_con, encoder):
     lfs = embedding_lfs(demo_con, "pl", FAST, encoder)
-    lfs[1].similarities([])  # embed the examples first, so the count below is the batch's
+    for lf in lfs:
+        lf.similarities([])  # embed the descriptions and examples first: the count below is the batch's
     before = encoder.encoded
+    new = demo_con.execute(
+        "SELECT count(*) FROM (SELECT text_hash FROM documents ORDER BY md5(doc_id), doc_id LIMIT 6) "
+        "WHERE text_hash NOT IN (SELECT text_hash FROM embeddings)").fetchall()[0][0]
     result = apply_lfs(demo_con, lfs, limit=6)
     assert result.documents == 6
-    assert encoder.encoded - before <= 6  # both LFs, one embedding per text
+    assert encoder.encoded - before == new > 0  # both LFs, one embedding per text not stored yet
     assert demo_con.execute("SELECT count(*) FROM votes WHERE lf LIKE 'emb_%'").fetchall()[0][0] == 12
     assert result.lfs["emb_examples"]["texts_per_s"] > 0
 

@@ -37,10 +37,15 @@ def voted(lfs, text: str) -> set[int]:
 
 def test_one_lf_per_category_with_rich_lexicons(polish, english):
     for lfs in (polish, english):
-        assert [lf.name for lf in lfs] == ["kw_radiology", "kw_oncology", "kw_cardiology", "kw_hypertension", "kw_pathology"]
+        assert [lf.name for lf in lfs] == ["kw_radiology", "kw_oncology", "kw_cardiology", "kw_hypertension", "kw_pathology",
+                                           "kw_radiology_report", "kw_pathology_report"]
         for lf in lfs:
-            assert len(lf.spec["terms"]) + len(lf.spec["exact"]) + len(lf.spec["patterns"]) >= 40, lf.name
+            entries = len(lf.spec["terms"]) + len(lf.spec["exact"]) + len(lf.spec["patterns"])
+            assert entries >= (80 if lf.spec["role"] == "topic" else 10), lf.name
             assert lf.kind == "keyword" and len(lf.version) == 12
+        assert [lf.spec["role"] for lf in lfs] == ["topic"] * 5 + ["report"] * 2
+        assert [lf.label for lf in lfs[5:]] == [R, P]
+        assert len({lf.matcher for lf in lfs}) == 1  # one automaton for every column
 
 
 @pytest.mark.parametrize("text, category", [
@@ -160,7 +165,10 @@ def test_every_polish_pack_word_is_in_the_dictionary_or_deliberately_literal():
     lexicon = load_lexicon(pack_lexicon("pl"))
     inflector = PolishInflector(Dictionary(lexicon.inflect_like))
     unknown = {w for c in lexicon.categories.values() for t in (*c.terms, *c.ignore) for w in inflector.unknown(t)}
-    assert unknown == {"ACE", "RTG", "adenocarcinoma", "mmHg"}
+    unknown |= {w for c in lexicon.categories.values() if c.report for t in c.report.terms for w in inflector.unknown(t)}
+    # Abbreviations, Latin, and names already in the genitive ("chłoniak Hodgkina").
+    assert unknown == {"ACE", "AV", "DASH", "DiLO", "QT", "RTG", "adenocarcinoma", "Conna", "Gleasona", "Hisa",
+                       "Hodgkina", "Hounsfielda", "Karnofsky'ego"}
     assert "troponinę" in inflector.forms("troponina")  # through inflect_like
 
 
@@ -191,3 +199,107 @@ def test_bad_lexicon_files_name_the_file_and_key(tmp_path, body, message):
     with pytest.raises(LexiconError, match=message) as info:
         load_lexicon(path)
     assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize("text, category", [
+    # drug classes: anticoagulant, statin, antiarrhythmic (Cardiology); sartan, CCB, thiazide (Hypertension)
+    ("Przewlekle przyjmuje rywaroksaban.", C), ("Włączono atorwastatynę.", C), ("Po amiodaronie bez nawrotu.", C),
+    ("Leczona telmisartanem i lerkanidypiną.", H), ("Dodano chlortalidon.", H),
+    # cytostatics and targeted therapy
+    ("Po oksaliplatynie i kapecytabinie.", O), ("Leczona ozymertynibem.", O),
+    # adjective + noun heads: both words inflect ("lewa" also reads as a noun)
+    ("Poszerzenie lewej komory.", C), ("Powiększenie lewego przedsionka.", C),
+    ("Wykonano przezskórną interwencję wieńcową.", C), ("W badaniu hipokinezę ściany dolnej.", C),
+    ("Wycinek z gruczolakorakiem.", O), ("Dodatni odczyn synaptofizyny.", P),
+])
+def test_new_polish_terms_inflect(polish, text, category):
+    assert category in voted(polish, text)
+
+
+def test_polish_precision_rules(polish):
+    # A normal blood pressure reading is in every note; a hypertensive one is evidence.
+    assert H not in voted(polish, "RR 120/80 mmHg, tętno 72/min.")
+    assert H in voted(polish, "RR 165/100 mmHg.") and H in voted(polish, "Ciśnienie tętnicze 150/85.")
+    # Pulmonary hypertension is a cardiopulmonary disease, not arterial hypertension.
+    assert voted(polish, "Nadciśnienie płucne w ECHO.") == {C}
+    # "preparat" is also a drug: only a named specimen is pathology.
+    assert voted(polish, "Zalecono preparat żelaza.") == set()
+    assert voted(polish, "Preparat operacyjny utrwalono.") == {P}
+
+
+def report(lfs, text: str) -> set[int]:
+    """The categories whose report LF votes on ``text``."""
+    return {lf.label for lf in lfs if lf.spec["role"] == "report" and lf.apply([text])[0].label != NONE_LABEL}
+
+
+@pytest.mark.parametrize("text, category", [
+    ("RTG klatki piersiowej PA i boczne\nPola płucne bez zmian ogniskowych. Sylwetka serca nieposzerzona.", R),
+    ("TK jamy brzusznej\nBadanie wykonano w fazie natywnej i po dożylnym podaniu środka kontrastowego.", R),
+    ("Opis badania MR głowy: w sekwencjach T2 i FLAIR bez zmian ogniskowych.", R),
+    ("WYNIK BADANIA HISTOPATOLOGICZNEGO\nMateriał: wycinki z żołądka.", P),
+    ("Materiał nadesłany: węzeł chłonny. Opis makroskopowy: węzeł 2 cm. Opis mikroskopowy: utkanie chłoniaka.", P),
+])
+def test_polish_report_lf_fires_on_a_report(polish, text, category):
+    assert report(polish, text) == {category}
+
+
+@pytest.mark.parametrize("text", [
+    "Celem pracy była ocena przydatności tomografii komputerowej w diagnostyce zatorowości płucnej.",
+    "W trakcie hospitalizacji wykonano badanie TK głowy, w którym nie stwierdzono zmian.",
+    "Chora po mastektomii. Wynik badania histopatologicznego: rak gruczołowy. Zakwalifikowana do chemioterapii.",
+    "ABPM – opis badania\nŚrednie ciśnienie w ciągu doby 150/95 mmHg.",  # an examination, but not imaging
+    "Badanie wykonano aparatem z głowicą sektorową; frakcja wyrzutowa 55%.",  # echo, not a radiology report
+])
+def test_polish_report_lf_stays_silent_on_notes_and_abstracts(polish, text):
+    assert report(polish, text) == set()
+
+
+def test_english_report_lfs(english):
+    written = ("EXAMINATION: Chest PA and lateral. COMPARISON: None. FINDINGS: The heart size is normal. "
+               "The lungs are clear. IMPRESSION: No acute cardiopulmonary process.")
+    assert report(english, written) == {R}
+    # The template negation is part of the cue; its mention still votes with 1 - 0.5**n.
+    vote = next(lf for lf in english if lf.name == "kw_radiology_report").apply([written])[0]
+    assert vote.label == R and vote.confidence >= 1 - 0.5**4
+    pathology = ("SPECIMEN: Left breast, core biopsy. GROSS DESCRIPTION: Received in formalin are three cores, "
+                 "submitted in toto. FINAL DIAGNOSIS: Invasive ductal carcinoma.")
+    assert report(english, pathology) == {P}
+    for abstract in (
+        "We evaluated computed tomography findings in 120 patients with pulmonary embolism.",
+        "BACKGROUND: Chest radiographs are widely used. FINDINGS: Of 2000 radiographs, 12% showed consolidation.",
+        "Biopsy specimens were stained with hematoxylin and eosin; the final diagnosis was established by two pathologists.",
+    ):
+        assert report(english, abstract) == set(), abstract
+    # A pseudo negation may carry an entry: "no interval change" is a report phrase.
+    assert report(english, "There is no interval change.") == {R}
+
+
+def test_report_table_in_user_lexicons(tmp_path):
+    base = tmp_path / "base.toml"
+    base.write_text('[categories.Radiology]\nterms = ["rtg"]\n[categories.Radiology.report]\nterms = ["opis zdjęcia"]\n',
+                    encoding="utf-8")
+    user = tmp_path / "user.toml"
+    user.write_text('[categories.Radiology.report]\nexact = ["WNIOSKI RADIOLOGICZNE"]\n', encoding="utf-8")
+    lexicon = load_lexicon(base).merged(load_lexicon(user))
+    assert lexicon.categories["radiology"].report.terms == ("opis zdjęcia",)
+    assert lexicon.categories["radiology"].report.exact == ("WNIOSKI RADIOLOGICZNE",)
+    lfs = keyword_lfs(lexicon, CATEGORIES)
+    assert [(lf.name, lf.spec["role"]) for lf in lfs] == [("kw_radiology", "topic"), ("kw_radiology_report", "report")]
+    assert report(lfs, "WNIOSKI RADIOLOGICZNE: bez zmian.") == {R} and report(lfs, "Wnioski radiologiczne") == set()
+    # Changing the report table changes the report LF's version only.
+    user.write_text('[categories.Radiology.report]\nexact = ["OPIS"]\n', encoding="utf-8")
+    other = keyword_lfs(load_lexicon(base).merged(load_lexicon(user)), CATEGORIES)
+    assert other[0].version == lfs[0].version and other[1].version != lfs[1].version
+
+
+@pytest.mark.parametrize("body, message", [
+    ('[categories.Radiology.report]\nignore = ["x"]\n', "categories.Radiology.report: unknown key"),
+    ('[categories.Radiology]\nreport = ["x"]\n', "categories.Radiology.report must be a table"),
+    ('[categories.Radiology.report]\nterms = ["a"]\nnot_negated = ["b"]\n', "categories.Radiology.report.not_negated"),
+    ('[categories.Radiology.report]\npatterns = ["(x"]\n', "categories.Radiology.report.patterns: bad regular"),
+])
+def test_bad_report_tables_name_the_key(tmp_path, body, message):
+    path = tmp_path / "extra.toml"
+    path.write_text(body, encoding="utf-8")
+    with pytest.raises(LexiconError, match=message):
+        load_lexicon(path)

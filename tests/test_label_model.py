@@ -20,8 +20,8 @@ from admedtagger.cli import app
 from admedtagger.labeling.analysis import analyse_lfs, lf_statistics, summary_table
 from admedtagger.labeling.label_model import fit_label_model
 from admedtagger.labeling.models import MajorityVote, SnorkelModel, TieBreak
-from admedtagger.labeling.selection import Options
-from admedtagger.labeling.vote_matrix import VoteMatrixError, load_vote_matrix, select_lfs
+from admedtagger.labeling.selection import Options, doubts
+from admedtagger.labeling.vote_matrix import LFInfo, VoteMatrix, VoteMatrixError, load_vote_matrix, select_lfs
 from admedtagger.warehouse import NONE_LABEL, UserError, record_run, registered
 
 K = 5
@@ -127,10 +127,14 @@ def test_auto_is_at_least_majority_on_test(con):
     add_votes(con, ids, labels, confidence)
     auto = fit_label_model(con, Options(model="auto", epochs=(100, 500), lr=(0.01,)))
     majority = fit_label_model(con, Options(model="majority"))
-    assert len(auto.trials) == 1 + 3 + 6  # majority, confidence x 3 priors, snorkel x 2 epochs x 3 priors
+    assert len(auto.trials) == 1 + 1 + 3 + 6  # majority, confidence, dawid_skene x 3 priors, snorkel x 2 epochs x 3 priors
     assert all(t.dev_macro_f1 is not None for t in auto.trials)
-    best = max(t.dev_macro_f1 for t in auto.trials)
-    assert auto.chosen.dev_macro_f1 == best
+    # the no-gold choice (the confidence model), unless a rival is clearly better on dev
+    default = next(t for t in auto.trials if t.candidate.model == "confidence")
+    margin = 1 / np.sqrt(auto.metrics["dev_gold"])
+    assert auto.chosen is default or auto.chosen.dev_macro_f1 > default.dev_macro_f1 + margin
+    clearly_better = [t for t in auto.trials if t.dev_macro_f1 > default.dev_macro_f1 + margin]
+    assert auto.chosen.dev_macro_f1 == max([t.dev_macro_f1 for t in clearly_better], default=default.dev_macro_f1)
     assert weak_label_accuracy(con, auto.run_id) >= weak_label_accuracy(con, majority.run_id) - 0.01
     # dev scores of every candidate are stored; the test split only for the chosen model and the LFs
     assert con.execute("SELECT count(DISTINCT name) FROM evaluations WHERE run_id = ? AND split = 'dev'",
@@ -148,7 +152,7 @@ def test_majority_ties_follow_the_corpus_prior_or_abstain():
     ], np.int8)
     confidence = np.full(labels.shape, np.nan)
     majority = MajorityVote(K).fit(labels, confidence)
-    assert np.allclose(majority.predict_proba(labels, confidence)[6], [0, 0.5, 0.5, 0, 0])
+    assert np.allclose(majority.predict_proba(labels, confidence)[6], [0, 0.5, 0.5, 0, 0, 0])  # last: none
     ties = TieBreak.from_votes("prior", labels, K)
     assert list(ties.preference[:3]) == [2, 0, 1]
     assert list(majority.predict(labels, confidence, ties)) == [0, 0, 1, 2, 2, 2, 2, 0, 3]
@@ -156,13 +160,14 @@ def test_majority_ties_follow_the_corpus_prior_or_abstain():
     assert list(majority.predict(labels, confidence, abstain)) == [0, 0, 1, 2, 2, 2] + [NONE_LABEL] * 3
 
 
-def test_tie_abstain_documents_get_no_weak_label_and_are_counted(con):
+def test_tie_abstain_documents_get_none_and_are_counted(con):
     labels = np.array([[0, 0, 1], [1, 0, A], [2, 2, 2], [3, 4, A]])
     ids = add_documents(con, 4)
     add_votes(con, ids, labels, np.full(labels.shape, np.nan))
     result = fit_label_model(con, Options(model="majority", tie_break="abstain"))
-    assert result.metrics["tie_abstain"] == 2
-    assert con.execute("SELECT doc_id, label FROM weak_labels ORDER BY doc_id").fetchall() == [(ids[0], 0), (ids[2], 2)]
+    assert (result.metrics["labelled"], result.metrics["none"]) == (2, 2)
+    assert con.execute("SELECT doc_id, label FROM weak_labels ORDER BY doc_id").fetchall() == [
+        (ids[0], 0), (ids[1], NONE_LABEL), (ids[2], 2), (ids[3], NONE_LABEL)]
 
 
 CALIBRATED = [{"coverage": 0.6, "confidence": "calibrated", "low": 0.2} for _ in range(5)]
@@ -215,20 +220,80 @@ def test_confidence_model_helps_with_single_category_lfs(con):
     add_votes(con, ids, labels, confidence)
     options = Options(priors=("uniform",), epochs=(500,), lr=(0.01,))
     accuracy = {m: weak_label_accuracy(con, fit_label_model(con, replace(options, model=m)).run_id)
-                for m in ("majority", "snorkel", "confidence")}
+                for m in ("majority", "snorkel", "confidence", "dawid_skene")}
     assert accuracy["confidence"] >= max(accuracy["majority"], accuracy["snorkel"]) + 0.05, accuracy
+    assert accuracy["dawid_skene"] >= max(accuracy["majority"], accuracy["snorkel"]) + 0.05, accuracy
+
+
+@pytest.mark.parametrize("none_share", [0.0, 0.3, 0.6])
+def test_auto_without_gold_takes_the_confidence_model_and_beats_majority(con, none_share):
+    """Single-category LFs (as above) with a share of texts that fit no category, and no
+    gold: auto fits the confidence model and majority vote, checks the first against the
+    second (no category lost, "none" not inflated), takes it, and it is more accurate."""
+    rng = np.random.default_rng(13)
+    y = rng.integers(0, K, 6000)
+    y[rng.random(len(y)) < none_share] = NONE_LABEL
+    fires = rng.random((len(y), K)) < np.where(y[:, None] == np.arange(K), 0.7, 0.15)
+    labels = np.where(fires, np.arange(K), NONE_LABEL)
+    confidence = np.where(fires, np.where(y[:, None] == np.arange(K), rng.uniform(0.5, 1, fires.shape),
+                                          rng.uniform(0.3, 0.8, fires.shape)), np.nan)
+    ids = add_documents(con, len(y))
+    add_votes(con, ids, labels, confidence)
+    result = fit_label_model(con, Options(model="auto"))
+    assert [t.candidate.model for t in result.trials] == ["confidence", "majority"]
+    assert result.chosen.candidate.model == "confidence"
+    assert result.metrics["choice"].startswith("chosen without gold")
+    weak = dict(con.execute("SELECT doc_id, label FROM weak_labels WHERE run_id = ?", [result.run_id]).fetchall())
+    majority = MajorityVote(K).fit(labels, confidence).predict(labels, confidence, TieBreak.from_votes("prior", labels, K))
+    accuracy = np.mean([weak[d] == t for d, t in zip(ids, y)])
+    assert accuracy >= (majority == y).mean() + 0.03
+
+
+class _Fixed(MajorityVote):
+    """A candidate whose answers are given: what the no-gold checks look at."""
+
+    def __init__(self, k, answers):
+        super().__init__(k)
+        self.answers = answers
+
+    def predict(self, labels, confidence, ties, return_probs=False):
+        return self.answers
+
+
+def test_doubts_name_a_lost_category_and_an_inflated_none():
+    labels = np.array([[0, A]] * 30 + [[A, 1]] * 30 + [[A, A]] * 5, np.int8)
+    confidence = np.full(labels.shape, np.nan)
+    votes = VoteMatrix(lfs=[LFInfo("a", "python", "v"), LFInfo("b", "python", "v")], rows=np.arange(65),
+                       labels=labels, confidence=confidence)
+    ties = TieBreak.from_votes("prior", labels, 2)
+    majority = MajorityVote(2)
+    names = ["Radiology", "Oncology"]
+    same = majority.predict(labels, confidence, ties)
+    assert doubts(_Fixed(2, same), majority, votes, ties, names) is None
+    swapped = np.where(same == 0, 1, np.where(same == 1, 0, same))
+    assert doubts(_Fixed(2, swapped), majority, votes, ties, names) == (
+        "gives 30 of 30 Radiology documents of majority vote to Oncology (keeps 0)")
+    moved_to_none = same.copy()
+    moved_to_none[:12] = NONE_LABEL  # 12 of 30 Radiology documents: none is not a swap, and 12 of 60 is allowed
+    assert doubts(_Fixed(2, moved_to_none), majority, votes, ties, names) is None
+    inflated = same.copy()
+    inflated[24:30], inflated[50:60] = NONE_LABEL, NONE_LABEL  # 16 of 60: over a quarter
+    assert doubts(_Fixed(2, inflated), majority, votes, ties, names) == (
+        "calls 'none' 16 of 60 documents majority vote gives a category")
 
 
 def test_snorkel_proba_equals_label_model_predict_proba():
     rng = np.random.default_rng(2)
     y = rng.integers(0, K, 3000)
     labels, confidence = synthetic_votes(rng, y, SPECS)
+    voted = (labels != NONE_LABEL).any(axis=1)
     model = SnorkelModel(K, np.full(K, 1 / K), epochs=200, lr=0.01, seed=0).fit(labels.astype(np.int8), confidence)
     ours = model.predict_proba(labels.astype(np.int8), confidence)
-    assert np.allclose(ours, model.model.predict_proba(labels), atol=1e-9)
+    assert np.allclose(ours[voted, :K], model.model.predict_proba(labels[voted]), atol=1e-9)
+    assert (ours[~voted, K] == 1).all()  # no vote: "none"
 
 
-def test_all_abstain_and_unvoted_documents_get_no_weak_label(con):
+def test_all_abstain_documents_get_none_and_unvoted_documents_no_weak_label(con):
     rng = np.random.default_rng(4)
     y = rng.integers(0, K, 1000)
     labels, confidence = synthetic_votes(rng, y, SPECS[:3])
@@ -240,12 +305,11 @@ def test_all_abstain_and_unvoted_documents_get_no_weak_label(con):
     covered = int((labels >= 0).any(axis=1).sum())
     m = result.metrics
     assert (m["documents"], m["voted"], m["covered"], m["labelled"]) == (1030, 1000, covered, covered)
-    assert (m["all_abstain"], m["unvoted"]) == (1000 - covered, 30)
-    assert con.execute("SELECT count(*) FROM weak_labels WHERE run_id = ?", [result.run_id]).fetchall()[0][0] == covered
-    assert not con.execute(
-        "SELECT count(*) FROM weak_labels WHERE doc_id IN (SELECT doc_id FROM documents WHERE doc_id LIKE 'silent%' "
-        "OR doc_id < 'd000050')"
-    ).fetchall()[0][0]
+    assert (m["all_abstain"], m["unvoted"], m["none"]) == (1000 - covered, 30, 1000 - covered)
+    assert con.execute("SELECT count(*) FROM weak_labels WHERE run_id = ?", [result.run_id]).fetchall()[0][0] == 1000
+    assert not con.execute("SELECT count(*) FROM weak_labels WHERE doc_id LIKE 'silent%'").fetchall()[0][0]
+    assert con.execute(
+        "SELECT DISTINCT label, probs FROM weak_labels WHERE doc_id < 'd000050'").fetchall() == [(NONE_LABEL, [0.0] * K + [1.0])]
 
 
 def test_run_writes_weak_labels_runs_and_evaluations(con):
@@ -258,10 +322,11 @@ def test_run_writes_weak_labels_runs_and_evaluations(con):
     result = fit_label_model(con, Options(model="snorkel", epochs=(100,), lr=(0.01,), priors=("majority",)))
 
     rows = con.sql("SELECT * FROM weak_labels WHERE run_id = ?", params=[result.run_id]).to_arrow_table().to_pylist()
-    assert len(rows) == int((labels >= 0).any(axis=1).sum())
+    assert len(rows) == len(ids)
     for row in rows[:200]:
-        assert len(row["probs"]) == K and abs(sum(row["probs"]) - 1) < 1e-9
-        assert row["confidence"] == max(row["probs"]) and row["label"] == int(np.argmax(row["probs"]))
+        assert len(row["probs"]) == K + 1 and abs(sum(row["probs"]) - 1) < 1e-9
+        top = int(np.argmax(row["probs"]))
+        assert row["confidence"] == max(row["probs"]) and row["label"] == (NONE_LABEL if top == K else top)
         assert row["model"] == "snorkel"
 
     stage, status, params, metrics = con.execute(

@@ -2,7 +2,9 @@
 
 End to end on demo texts through the runner and the real CLI: votes written, confidences
 in [0, 1], a rerun answered from the cache with zero model calls, and a CLI run killed
-with SIGKILL mid-way that resumes without duplicate votes. Prompts are kept short
+with SIGKILL mid-way that resumes without duplicate votes. The logprobs vote rule
+(label mass, contextual calibration, yes/no threshold) is recomputed by hand from the
+masses the model stored in llm_cache. Prompts are kept short
 (texts cut to 48-64 tokens, 2 views) so the module runs in a few minutes on 2 cores.
 """
 
@@ -16,13 +18,16 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
+from admedtagger.labeling.base import Vote
 from admedtagger.labeling.llm import build_llm_lfs, measure_teacher
 from admedtagger.labeling.llm.backend import BackendError
 from admedtagger.labeling.llm.backend_transformers import TransformersBackend
 from admedtagger.labeling.llm.build import gold_examples, lfs_for_backend
-from admedtagger.labeling.llm.cache import LLMCache
+from admedtagger.labeling.llm.cache import LLMCache, cache_key
+from admedtagger.labeling.llm.calibration import CONTENT_FREE_TEXTS, DEFAULT_MIN_LABEL_MASS
 from admedtagger.labeling.llm.labels import LabelWordError, label_set
 from admedtagger.labeling.llm.model_files import DEFAULT_MODEL, default_model_dir
 from admedtagger.labeling.llm.prompts import Prompter
@@ -105,9 +110,10 @@ def test_runner_writes_votes_and_a_rerun_makes_no_model_call(engine, demo_con, p
         assert (confidence is None) if vote == NONE_LABEL else (0.0 <= confidence <= 1.0)
     assert any(v[2] >= 0 for v in votes)
     cached = demo_con.execute("SELECT count(*), count(DISTINCT key), count(scores) FROM llm_cache").fetchall()
-    assert cached == [(20, 20, 20)]
-    out_of_set = sum(result.lfs[n]["out_of_label_set"] for n in result.lfs)
-    assert out_of_set == sum(1 for v in votes if v[2] == NONE_LABEL)
+    assert cached == [(20 + 2 * len(CONTENT_FREE_TEXTS),) * 3]  # the texts and each LF's content-free prompts
+    # A logprobs choice view abstains by the label-mass rule only.
+    assert sum(result.lfs[n]["low_label_mass"] for n in result.lfs) == sum(1 for v in votes if v[2] == NONE_LABEL)
+    assert all(result.lfs[n]["out_of_label_set"] == 0 for n in result.lfs)
 
     # A new process would rebuild everything: fresh LFs, votes gone, same views -> cache only.
     demo_con.execute("DELETE FROM votes")
@@ -115,10 +121,80 @@ def test_runner_writes_votes_and_a_rerun_makes_no_model_call(engine, demo_con, p
     rerun = apply_lfs(demo_con, again, limit=10)
     for name in ("llm_direct_pl", "llm_persona_pl"):
         assert rerun.lfs[name]["model_calls"] == 0 and rerun.lfs[name]["cache_hits"] == 10
+        assert rerun.lfs[name]["calibration_calls"] == 0
     assert demo_con.execute("SELECT lf, doc_id, label, confidence FROM votes ORDER BY lf, doc_id").fetchall() == votes
     stored = json.loads(demo_con.execute(
         "SELECT metrics FROM runs WHERE run_id = ?", [rerun.run_id]).fetchall()[0][0])
     assert stored["lfs"]["llm_direct_pl"]["cache_hits"] == 10
+
+
+def test_logprobs_votes_are_calibrated_label_word_distributions(engine, demo_con, project):
+    texts = [r[0] for r in demo_con.execute("SELECT text FROM documents ORDER BY md5(doc_id) LIMIT 5").fetchall()]
+    opts = {"max_prompt_tokens": 48}
+
+    def build(**extra):  # direct_pl and the first two LFs of yesno_pl
+        return lfs_for_backend(engine, project, project.categories, ["direct_pl", "yesno_pl"], {**opts, **extra},
+                               cache=LLMCache(demo_con))[:3]
+
+    def stored(lf, text):
+        key = cache_key(engine.model_id, lf.prompter.render(text).messages, lf.read_params)
+        return demo_con.execute("SELECT scores, response FROM llm_cache WHERE key = ?", [key]).fetchall()[0]
+
+    lfs = build()
+    first = {}
+    answered_off_label = 0  # votes the old rule (top token must be a label word) would have dropped
+    for lf in lfs:
+        votes = first[lf.name] = lf.apply(texts)
+        assert lf.metrics["model_calls"] == len(texts) and lf.metrics["calibration_calls"] == len(CONTENT_FREE_TEXTS)
+        # The stored scores are the raw masses of the label words' first tokens: recompute one.
+        probs = engine.next_token_probs([lf.prompter.render(texts[0]).ids])[0]
+        masses = [float(probs[sorted(group)].sum()) for group in lf.labels.token_ids]
+        assert stored(lf, texts[0])[0] == pytest.approx(masses, rel=1e-4, abs=1e-7)
+        assert 0.0 < sum(masses) < 1.0
+        # p_cf: the mean of the content-free answers' renormalised masses.
+        cf = [np.array(stored(lf, t)[0]) for t in CONTENT_FREE_TEXTS]
+        p_cf = np.mean([m / m.sum() for m in cf], axis=0)
+        assert lf.prior() == pytest.approx(p_cf)
+        assert np.abs(p_cf - 1 / len(p_cf)).max() > 0.01  # the prompt alone is biased: calibration matters
+        for vote, text in zip(votes, texts):
+            scores, response = stored(lf, text)
+            m = np.array(scores)
+            if m.sum() < DEFAULT_MIN_LABEL_MASS:
+                assert vote == Vote(NONE_LABEL)
+                continue
+            q = (m / m.sum()) / p_cf
+            q /= q.sum()
+            if lf.category is None:
+                assert vote.label == int(np.argmax(q)) and vote.confidence == pytest.approx(q.max())
+            elif q[0] > 0.5:
+                assert vote.label == lf.category and vote.confidence == pytest.approx(q[0])
+            else:
+                assert vote == Vote(NONE_LABEL)
+            answered_off_label += vote.label != NONE_LABEL and response not in set().union(*lf.labels.token_strings)
+    assert sum(v.label != NONE_LABEL for v in first["llm_direct_pl"]) == len(texts)
+    assert answered_off_label > 0
+
+    # A fresh process: texts and content-free prompts all come from the cache.
+    again = build()
+    for lf in again:
+        assert lf.apply(texts) == first[lf.name]
+        assert lf.metrics["model_calls"] == lf.metrics["calibration_calls"] == 0
+        assert lf.metrics["cache_hits"] == len(texts)
+
+    # Other vote rules re-read the same cached answers: no model call, new LF versions.
+    strict = build(min_label_mass=0.99)
+    raw = build(calibrate=False)
+    for lf, lf_strict, lf_raw in zip(lfs, strict, raw):
+        assert len({lf.version, lf_strict.version, lf_raw.version}) == 3
+        assert lf_strict.apply(texts) == [Vote(NONE_LABEL)] * len(texts)
+        assert lf_strict.metrics["low_label_mass"] == len(texts)
+        uncalibrated = lf_raw.apply(texts)
+        assert lf_raw.prior() is None
+        for lf_ in (lf_strict, lf_raw):
+            assert lf_.metrics["model_calls"] == lf_.metrics["calibration_calls"] == 0
+        if lf.category is None:
+            expected = [int(np.argmax(stored(lf, t)[0])) for t in texts]
+            assert [v.label for v in uncalibrated] == expected
 
 
 def test_yes_no_and_few_shot_views(engine, demo_con, project):
@@ -222,12 +298,13 @@ def test_cli_run_killed_mid_way_resumes_without_duplicates(demo_con, project):
 
 
 def test_build_llm_lfs_reads_the_config(demo_con, project):
-    add_llm_settings(project, views=["direct_pl"], max_prompt_tokens=40)
+    add_llm_settings(project, views=["direct_pl"], max_prompt_tokens=40, min_label_mass=0.2, calibrate=False)
     config = load_config(project.root / "admedtagger.toml")
     lfs = build_llm_lfs(demo_con, config)
     assert [lf.name for lf in lfs] == ["llm_direct_pl"]
     assert lfs[0].spec["max_prompt_tokens"] == 40 and lfs[0].spec["model"] == DEFAULT_MODEL
-    assert lfs[0].spec["reading"] == {"mode": "logprobs", "words": ["A", "B", "C", "D", "E"]}
+    assert lfs[0].spec["reading"] == {"mode": "logprobs", "words": ["A", "B", "C", "D", "E"], "scores": "mass"}
+    assert lfs[0].spec["vote"] == {"min_label_mass": 0.2, "content_free": None}
     assert lfs[0].backend._model is None  # the model loads only when a prompt needs it
 
 

@@ -15,7 +15,7 @@ from transformers import PreTrainedTokenizerFast
 
 from admedtagger.labeling.llm.build import gold_examples, lfs_for_backend, settings
 from admedtagger.labeling.llm.cache import LLMCache, cache_key
-from admedtagger.labeling.llm.labels import LabelWordError, label_set, parse_choice, read_scores
+from admedtagger.labeling.llm.labels import LabelWordError, label_set, parse_choice
 from admedtagger.labeling.llm.prompts import Prompter, truncate
 from admedtagger.labeling.llm.views import Example, Task, ViewError, label_words, load_views, pick_examples
 from admedtagger.warehouse import load_config
@@ -137,10 +137,6 @@ def test_reading_answers():
     assert parse_choice(" radiology.\n", labels) == 0
     assert parse_choice("Nadciśnienie tętnicze", labels) == 1
     assert parse_choice("Radiology and more", labels) == -1
-    index, confidence, scores = read_scores([0.1, 0.3], top_is_label=True)
-    assert index == 1 and confidence == pytest.approx(0.75) and scores == pytest.approx([0.25, 0.75])
-    assert read_scores([0.1, 0.3], top_is_label=False) == (-1, None, pytest.approx([0.25, 0.75]))
-    assert read_scores([0.0, 0.0], top_is_label=True)[2] == [0.5, 0.5]
 
 
 def test_truncation_to_the_token_budget(project, tokenizer):
@@ -229,3 +225,7 @@ def test_lf_spec_changes_with_view_model_words_and_budget(project, tokenizer):
     assert set(versions(model="other").values()).isdisjoint(base.values())
     assert set(versions(max_prompt_tokens=64).values()).isdisjoint(base.values())
     assert set(versions(mode="choice").values()).isdisjoint(base.values())
+    # The logprobs vote rule is part of an LF's identity; choice mode has none.
+    assert set(versions(min_label_mass=0.2).values()).isdisjoint(base.values())
+    assert set(versions(calibrate=False).values()).isdisjoint(base.values())
+    assert versions(mode="choice", calibrate=False) == versions(mode="choice")

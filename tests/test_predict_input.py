@@ -95,7 +95,7 @@ def test_empty_input_writes_an_empty_output_file(here, suffix):
     elif suffix == ".csv":
         header = out.read_text(encoding="utf-8").splitlines()
         assert len(header) == 1 and next(csv.reader(header)) == [
-            "id", "label", "label_id", "confidence", *[f"p_{n}" for n in NAMES]]
+            "id", "label", "label_id", "confidence", *[f"p_{n}" for n in NAMES], "p_none"]
     else:
         table = pq.read_table(out)
         assert table.num_rows == 0 and table.column_names[:4] == ["id", "label", "label_id", "confidence"]

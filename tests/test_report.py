@@ -85,7 +85,7 @@ def test_lf_table_is_the_stored_lf_analysis(labelled):
                any_value(value) FILTER (WHERE metric = 'overlaps'),
                any_value(value) FILTER (WHERE metric = 'conflicts')
         FROM lf_analysis WHERE run_id = ? AND category IS NULL GROUP BY lf ORDER BY lf""", [run_id]).fetchall()
-    assert len(stats) == 5  # one keyword LF per category
+    assert len(stats) == 7  # one keyword LF per category, and a report LF for Radiology and Pathology
     for lf, coverage, overlaps, conflicts in stats:
         assert f"<tr><td>{lf}</td><td>{coverage:.3f}</td><td>{overlaps:.3f}</td><td>{conflicts:.3f}</td></tr>" in lfs
         assert 0 <= conflicts <= overlaps <= coverage < 1 and coverage > 0

@@ -2,8 +2,8 @@
 
 Weak labels here are test data written straight into ``weak_labels`` (with an ok
 ``label-model`` run): the demo's gold labels with 20% of them replaced by another
-category, probabilities peaked on the (possibly wrong) label, and no weak label for most
-texts that fit no category (as when every LF abstains).
+category, K+1 probabilities (the last: fits no category) peaked on the (possibly wrong)
+label; most texts that fit no category get the weak label none, some a wrong category.
 """
 
 from __future__ import annotations
@@ -27,8 +27,9 @@ from typer.testing import CliRunner
 from admedtagger.cli import app
 from admedtagger.evaluation.evaluate import evaluate_on_gold
 from admedtagger.students import registry, tfidf
-from admedtagger.students.abstain import choose_threshold, labels_from_probs
-from admedtagger.students.data import TrainingDataError, held_out_dev, training_set
+from admedtagger.students.data import TrainingDataError, expand_targets, held_out_dev, training_set
+from admedtagger.students.labels import predicted_labels
+from admedtagger.students.model_file import MODEL_FILE, ModelFileError
 from admedtagger.students.predict import predict_texts
 from admedtagger.students.train import train_student
 from admedtagger.warehouse import UserError, connect, ingest_files, record_run
@@ -38,20 +39,18 @@ runner = CliRunner()
 
 
 def write_weak_labels(con, noise: float = 0.2, seed: int = 0) -> dict[str, int]:
-    """Noisy weak labels derived from the gold labels; returns doc_id -> weak label."""
+    """Noisy weak labels derived from the gold labels; returns doc_id -> weak label (-1 = none)."""
     rng = random.Random(seed)
     weak = {}
     rows = []
     for doc_id, gold in con.execute("SELECT doc_id, label FROM gold ORDER BY doc_id").fetchall():
         if gold < 0:
-            if rng.random() < 0.7:
-                continue  # every LF abstained: no weak label
-            label = rng.randrange(K)
+            label = -1 if rng.random() < 0.7 else rng.randrange(K)  # none, or a category by mistake
         else:
             label = gold if rng.random() >= noise else rng.choice([c for c in range(K) if c != gold])
         top = rng.uniform(0.55, 0.95)
-        probs = [(1 - top) / (K - 1)] * K
-        probs[label] = top
+        probs = [(1 - top) / K] * (K + 1)
+        probs[label] = top  # -1: the last entry, fits no category
         weak[doc_id] = label
         rows.append((doc_id, label, probs, top))
     with record_run(con, "label-model", {"test": "noisy gold"}) as run:
@@ -87,7 +86,10 @@ def test_training_set_never_holds_test_gold_and_holds_out_dev_labels(weak_con):
         1 for d in weak_con.execute("SELECT doc_id FROM weak_labels").fetchall() if split[d[0]] == "test")
     assert not data.human.any()  # imported dev gold trains with its weak label, the gold label is held out
     stored = dict(weak_con.execute("SELECT doc_id, probs FROM weak_labels").fetchall())
-    np.testing.assert_allclose(data.targets, np.asarray([stored[d] for d in data.doc_ids]))
+    np.testing.assert_allclose(data.targets, np.asarray([stored[d] for d in data.doc_ids]))  # K+1 columns
+    weak = dict(weak_con.execute("SELECT doc_id, label FROM weak_labels").fetchall())
+    assert data.labels.tolist() == [weak[d] for d in data.doc_ids]  # none included, as -1
+    assert data.counts["trained_none"] == sum(weak[d] < 0 for d in data.doc_ids) > 0
     held = held_out_dev(weak_con)
     assert set(held.doc_ids) == {d for d, s in split.items() if s == "dev"}
     with pytest.raises(TrainingDataError, match="nothing to train on"):
@@ -108,10 +110,11 @@ def test_reviewed_decisions_override_weak_labels(weak_con):
 
     data = training_set(weak_con)
     row = {d: i for i, d in enumerate(data.doc_ids)}
-    assert data.targets[row[relabelled]].tolist() == np.eye(K)[new_label].tolist() and data.human[row[relabelled]]
-    assert data.targets[row[accepted]].tolist() == np.eye(K)[weak[accepted]].tolist()
-    assert rejected not in row and test_doc not in row
-    assert data.counts["human_labels"] == 2
+    assert data.targets[row[relabelled]].tolist() == np.eye(K + 1)[new_label].tolist() and data.human[row[relabelled]]
+    assert data.targets[row[accepted]].tolist() == np.eye(K + 1)[weak[accepted]].tolist()
+    assert data.targets[row[rejected]].tolist() == np.eye(K + 1)[K].tolist()  # a reject trains as none
+    assert test_doc not in row
+    assert data.counts["human_labels"] == 3
     held = set(held_out_dev(weak_con).doc_ids)
     assert not held & {relabelled, rejected, accepted}  # trained on, so not used for early stopping
 
@@ -141,22 +144,34 @@ def test_training_needs_weak_labels(demo_con):
         training_set(demo_con)
 
 
+def test_weak_targets_read_old_and_new_probs_and_none_labels(demo_con):
+    """K+1 probs are kept; an older run's K probs read as P(none) = 0; a none label without
+    usable probs, or whose K probs leave none no mass, trains one-hot on column K."""
+    ids = [d for (d,) in demo_con.execute("SELECT doc_id FROM gold WHERE split = 'dev' ORDER BY doc_id LIMIT 4").fetchall()]
+    probs = [[0.1, 0.1, 0.1, 0.1, 0.1, 0.5], [0.6, 0.1, 0.1, 0.1, 0.1], None, [0.2] * K]
+    write_rows = [(d, label, p) for d, label, p in zip(ids, [-1, 0, -1, -1], probs)]
+    with record_run(demo_con, "label-model", {"test": "mixed"}) as run:
+        demo_con.executemany("INSERT INTO weak_labels (run_id, doc_id, label, probs, confidence, model) "
+                             "VALUES (?, ?, ?, ?, 0.5, 'mixed')", [(run.run_id, *r) for r in write_rows])
+    data = training_set(demo_con)
+    assert data.doc_ids == ids
+    np.testing.assert_allclose(data.targets, [probs[0], [0.6, 0.1, 0.1, 0.1, 0.1, 0.0], np.eye(K + 1)[K],
+                                              np.eye(K + 1)[K]])
+    assert data.labels.tolist() == [-1, 0, -1, -1] and data.counts["trained_none"] == 3
+
+
 def test_soft_targets_expand_to_weighted_rows():
     targets = np.array([[0.7, 0.295, 0.005], [0.2, 0.2, 0.6]])
-    rows, labels, weights = tfidf.expand_targets(targets, soft=True)
+    rows, labels, weights = expand_targets(targets, soft=True)
     assert sorted(zip(rows.tolist(), labels.tolist())) == [(0, 0), (0, 1), (1, 0), (1, 1), (1, 2)]
     assert np.isclose(weights.sum(), 2 - 0.005)
-    rows, labels, weights = tfidf.expand_targets(targets, soft=False)
+    rows, labels, weights = expand_targets(targets, soft=False)
     assert labels.tolist() == [0, 2] and weights.tolist() == [1, 1]
 
 
-def test_abstain_threshold_trades_precision_for_recall():
-    names = ["a", "b"]
-    probs = np.array([[0.9, 0.1], [0.1, 0.9], [0.55, 0.45], [0.45, 0.55]])
-    gold = np.array([0, 1, -1, -1])  # the unsure texts fit no category
-    threshold, macro = choose_threshold(probs, gold, names)
-    assert 0.55 < threshold <= 0.9 and macro == 1.0
-    assert labels_from_probs(probs, threshold).tolist() == [0, 1, -1, -1]
+def test_predicted_label_is_the_argmax_with_none_last():
+    probs = np.array([[0.6, 0.3, 0.1], [0.2, 0.3, 0.5], [0.1, 0.45, 0.45]])
+    assert predicted_labels(probs).tolist() == [0, -1, 1]  # column K (here 2) is none; ties: first column
 
 
 def test_tfidf_student_trains_saves_reloads_and_registers(weak_con, project):
@@ -175,8 +190,8 @@ def test_tfidf_student_trains_saves_reloads_and_registers(weak_con, project):
     again = registry.load_folder(project.root / row["path"])
     assert reloaded.n_params() == row["n_params"]
     first, second = reloaded.predict_proba(texts), again.predict_proba(texts)
-    assert np.array_equal(first.argmax(1), second.argmax(1)) and np.allclose(first.sum(1), 1)
-    assert (first.argmax(1) == gold).mean() > 0.6  # learned the categories, on texts it never saw
+    assert first.shape == (len(texts), K + 1) and np.array_equal(first, second) and np.allclose(first.sum(1), 1)
+    assert (predicted_labels(first) == gold).mean() > 0.6  # learned the categories, on texts it never saw
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # SGD: few epochs on purpose
@@ -191,9 +206,9 @@ def test_numpy_predictions_equal_scikit_learns(weak_con):
 
 
 def test_model_file_holds_numbers_only(tmp_path):
-    np.savez(tmp_path / tfidf.MODEL_FILE, columns=np.array([object()], dtype=object))
-    with pytest.raises(tfidf.ModelFileError, match="not a model this student wrote"):
-        tfidf.load(tmp_path, ["a"], 0.0)
+    np.savez(tmp_path / MODEL_FILE, columns=np.array([object()], dtype=object))
+    with pytest.raises(ModelFileError, match="not a model this student wrote"):
+        tfidf.load(tmp_path, ["a"])
 
 
 def add_lf_votes(con, lf: str, accuracy: float, seed: int) -> None:
@@ -268,7 +283,7 @@ def test_cli_train_evaluate_predict(weak_con, project, tmp_path):
     assert labelled.exit_code == 0, labelled.output
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["id"] for r in rows] == ["0", "1"] and "skipped 1 rows" in labelled.output
-    assert set(rows[0]) >= {"label", "label_id", "confidence", "p_Radiology", "p_Pathology"}
+    assert set(rows[0]) >= {"label", "label_id", "confidence", "p_Radiology", "p_Pathology", "p_none"}
     assert all(abs(sum(v for k, v in r.items() if k.startswith("p_")) - 1) < 1e-6 for r in rows)
 
     piped = invoke("predict", "-", input="\n".join(texts) + "\n")

@@ -1,7 +1,7 @@
 """The transformer student for real: all-MiniLM-L6-v2 from its PyPI package, on a demo slice.
 
 Weak labels are test data: the slice's gold labels as soft probability vectors (0.7 on the
-gold category), none for texts that fit no category.
+gold class, K+1 entries: texts that fit no category have the weak label none).
 """
 
 from __future__ import annotations
@@ -34,10 +34,9 @@ def slice_con(project, tmp_path):
     ingest_files(con, [source], id_col="id", label_col="label")
     rows = []
     for doc_id, gold in con.execute("SELECT doc_id, label FROM gold").fetchall():
-        if gold >= 0:
-            probs = [0.075] * K
-            probs[gold] = 0.7
-            rows.append((doc_id, gold, probs))
+        probs = [0.06] * (K + 1)
+        probs[gold] = 0.7  # -1: the last entry, fits no category
+        rows.append((doc_id, gold, probs))
     with record_run(con, "label-model", {}) as run:
         con.executemany(
             "INSERT INTO weak_labels (run_id, doc_id, label, probs, confidence, model) VALUES (?, ?, ?, ?, 0.7, 'test')",
@@ -76,7 +75,8 @@ def test_minilm_student_trains_saves_and_reloads_with_plain_transformers(slice_c
     texts = [t for (t,) in slice_con.execute("SELECT text FROM documents ORDER BY doc_id LIMIT 12").fetchall()]
     model = AutoModelForSequenceClassification.from_pretrained(folder)
     tokenizer = AutoTokenizer.from_pretrained(folder)
-    assert [model.config.id2label[i] for i in range(K)] == ["Radiology", "Oncology", "Cardiology", "Hypertension", "Pathology"]
+    assert [model.config.id2label[i] for i in range(K + 1)] == [
+        "Radiology", "Oncology", "Cardiology", "Hypertension", "Pathology", "none"]  # "fits no category" last
     import torch
 
     with torch.inference_mode():

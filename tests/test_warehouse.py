@@ -83,3 +83,37 @@ def test_bad_config_is_a_one_line_error(tmp_path):
     path.write_text("[project]\nlanguage = 'de'\n")
     with pytest.raises(ConfigError, match="language"):
         load_config(path)
+
+
+def test_final_label_and_the_split_of_reviewed_documents(con):
+    """labelled_corpus.final_label (default taxonomy: 0 Radiology, 1 Oncology): the human label
+    (review, else imported), else the weak label ("none" included), else the latest
+    student's; final_source says which. A document known
+    only from reviews is dev gold; one with an imported label keeps its md5 split."""
+    from factory import insert_rows, write_weak_labels
+
+    from admedtagger.cleaning import decide
+
+    insert_rows(con, "documents", [{"doc_id": d, "text": f"tekst {d}", "text_hash": d} for d in "abcdefghi"])
+    write_weak_labels(con, list("abcd"), [0, 0, -1, 1])
+    insert_rows(con, "gold_imports", [{"doc_id": d, "label": 1, "source": "file"} for d in "efgh"])
+    insert_rows(con, "students", [{"model_id": "s1", "kind": "tfidf", "path": "x", "created_at": "2026-01-01"}])
+    insert_rows(con, "predictions", [{"model_id": "s1", "doc_id": d, "label": 0} for d in "dfgi"])
+    decide(con, "a", label=1, reviewer="ann", source="cli")
+    decide(con, "e", none=True, reviewer="ann", source="cli")
+    rows = con.execute("SELECT doc_id, final_label, final_label_name, final_source FROM labelled_corpus").fetchall()
+    assert len(rows) == 9  # one row per document
+    final = {d: (label, name, source) for d, label, name, source in rows}
+    assert final["a"] == (1, "Oncology", "review")
+    assert final["b"] == (0, "Radiology", "weak_label")
+    assert final["c"] == (-1, "none", "weak_label")
+    assert final["d"] == (1, "Oncology", "weak_label")  # the weak label comes before the student's
+    assert final["e"] == (-1, "none", "review")
+    assert final["f"] == (1, "Oncology", "imported")
+    assert final["h"] == (1, "Oncology", "imported")
+    assert final["i"] == (0, "Radiology", "student")
+    split = dict(con.execute("SELECT doc_id, split FROM gold").fetchall())
+    assert split["a"] == "dev"  # known only from a review
+    md5 = dict(con.execute("""SELECT doc_id, CASE WHEN (('0x' || substr(md5(doc_id), 1, 8))::UBIGINT % 10000) < 5000
+                              THEN 'dev' ELSE 'test' END FROM documents""").fetchall())
+    assert all(split[d] == md5[d] for d in "efgh")  # imported: the md5 split, reviewed or not

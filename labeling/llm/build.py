@@ -11,6 +11,10 @@ Settings come from the ``[llm]`` section of admedtagger.toml, overridden by ``op
 ``mode``               logprobs or choice (default: the backend's: transformers
                        logprobs, vllm and openai choice)
 ``max_prompt_tokens``  tokens of a text that go into a prompt; longer texts are cut (256)
+``min_label_mass``     logprobs mode: an answer whose label words hold less of the next
+                       token's probability abstains (0.01; see :mod:`.calibration`)
+``calibrate``          logprobs mode: contextual calibration against content-free
+                       prompts (true; see :mod:`.calibration`)
 ``batch_size``         prompts per forward pass (transformers, 16)
 ``threads``            torch CPU threads (transformers)
 ``device``, ``dtype``  where and how the transformers model runs
@@ -23,9 +27,15 @@ Settings come from the ``[llm]`` section of admedtagger.toml, overridden by ``op
 
 LF names: ``llm_<view>`` for a choice view, ``llm_<view>_<category>`` (lower-case
 category name) for each category of a yes/no view. An LF's spec holds the view, its
-label words, the model id, the reading params and the token budget (and, for a few-shot
-view, the example doc ids), so changing any of them changes its version; the backend and
-its engine settings are not part of it.
+label words, the model id, the reading params, the token budget, the vote rule of the
+logprobs mode (``vote``: the label-mass floor and the content-free texts, these None
+when not calibrating; ``vote`` is None in choice mode) and, for a few-shot view, the example doc ids, so changing any of them
+changes its version; the backend and its engine settings are not part of it.
+
+The reading params (part of every cache key) say how an answer was read:
+``{"mode": "logprobs", "words": [...], "scores": "mass"}`` (``scores`` are the words'
+raw probability masses, see :mod:`.labels`) or ``{"mode": "choice", "words": [...],
+"temperature": 0}``.
 """
 
 from __future__ import annotations
@@ -40,6 +50,7 @@ from admedtagger.warehouse import categories as stored_categories
 
 from .backend import Backend, BackendError, make_backend
 from .cache import LLMCache
+from .calibration import DEFAULT_MIN_LABEL_MASS, VoteRule
 from .labels import label_set
 from .lf import LLMLabelingFunction
 from .prompts import Prompter, truncate
@@ -97,18 +108,21 @@ def lfs_for_backend(engine: Backend, config: Config, categories: Sequence[Catego
     if mode not in engine.modes:
         raise BackendError(f"the {engine.name} backend reads answers as {' or '.join(engine.modes)}, not {mode!r}")
     budget = int(opts.get("max_prompt_tokens", DEFAULT_MAX_PROMPT_TOKENS))
+    rule = VoteRule(float(opts.get("min_label_mass", DEFAULT_MIN_LABEL_MASS)),
+                    bool(opts.get("calibrate", True))) if mode == "logprobs" else None
     lfs = []
     for view in select_views(load_views(config), views):
         if view.examples and not examples:
             continue  # few-shot needs dev gold; the view joins once there is some
         targets = [None] if view.kind == "choice" else list(range(len(categories)))
         for category in targets:
-            lfs.append(_make_lf(view, tuple(categories), category, engine, mode, budget, examples, cache))
+            lfs.append(_make_lf(view, tuple(categories), category, engine, mode, budget, examples, cache, rule))
     return lfs
 
 
 def _make_lf(view: View, categories: tuple[Category, ...], category: int | None, engine: Backend, mode: str,
-             budget: int, examples: Sequence[Example], cache: LLMCache | None) -> LLMLabelingFunction:
+             budget: int, examples: Sequence[Example], cache: LLMCache | None,
+             rule: VoteRule | None) -> LLMLabelingFunction:
     chosen = pick_examples(examples, view.examples) if view.examples else []
     task = Task(view, categories, category)
     answer_for = (lambda label: task.words[label]) if view.kind == "choice" else (
@@ -120,16 +134,18 @@ def _make_lf(view: View, categories: tuple[Category, ...], category: int | None,
     read_params = {"mode": mode, "words": list(task.words)}
     if mode == "choice":
         read_params["temperature"] = 0
+    else:
+        read_params["scores"] = "mass"
     name = f"llm_{view.name}" if category is None else f"llm_{view.name}_{_slug(categories[category].name)}"
     spec = {
         **view.spec(), "words": list(task.words), "model": engine.model_id, "reading": read_params,
-        "max_prompt_tokens": budget,
+        "max_prompt_tokens": budget, "vote": rule.spec() if rule else None,
         "category": categories[category].name if category is not None else None,
         "examples": [ex.doc_id for ex in chosen],
     }
     return LLMLabelingFunction(
         name, spec, prompter=Prompter(task, engine.tokenizer, budget), labels=labels, backend=engine,
-        mode=mode, read_params=read_params, cache=cache, category=category,
+        mode=mode, read_params=read_params, cache=cache, category=category, rule=rule,
     )
 
 

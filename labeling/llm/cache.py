@@ -4,13 +4,17 @@
 the chat messages after the view was filled in and the text truncated (the model's chat
 template is a function of the model id, so it need not be part of the key). The reading
 params say *how* the answer was read, not *who* served it: ``{"mode": "logprobs",
-"words": [...]}`` (next-token probabilities of the label words) or ``{"mode": "choice",
+"words": [...], "scores": "mass"}`` (next-token probabilities of the label words) or ``{"mode": "choice",
 "words": [...], "temperature": 0}`` (a greedy answer constrained to the words). So a
 transformers run and a vLLM or OpenAI-server run in logprobs mode share their answers,
 and so do vLLM and an OpenAI server in choice mode.
 
-Rows store the answer as an index into the label words (``label``; -1 = outside the label
-set): for a choice view that is the category id, for a yes/no view 0 = yes, 1 = no.
+Rows store the model's answer, never a vote: an index into the label words (``label``; -1 =
+outside the label set; for a choice view that is the category id, for a yes/no view 0 =
+yes, 1 = no) with its confidence, and in logprobs mode ``scores``, each label word's raw
+probability mass (their sum is the label mass; see :mod:`.labels`). Votes are derived
+from these rows by :mod:`.calibration`, so changing the vote rule needs no model call.
+The content-free prompts of contextual calibration are stored like any other prompt.
 Failed requests are never stored, so a rerun asks again.
 
 Lookups read a whole batch of keys with one query; writes go through a cursor of their

@@ -5,12 +5,15 @@ Two ways to read a model's answer:
 
 * **logprobs** (one forward pass, no generation): the next-token distribution after the
   prompt. Each word is represented by the first token of its spellings (the word as
-  written, lower-case, capitalised); ``P(word) = sum of p(token)`` over those first tokens,
-  and the scores are these masses renormalised over the label words (a softmax restricted
-  to the label tokens). The answer is the word with the highest score, its score the
-  confidence. If the single most likely token of the whole vocabulary is none of the
-  label tokens, greedy decoding would have answered something else: that is an answer
-  outside the label set (index -1), with the scores still kept.
+  written, lower-case, capitalised); its *mass* ``m_i = P(word i) = sum of p(token)`` over
+  those first tokens. The stored answer keeps the raw masses as ``scores`` (they sum to the
+  *label mass* ``M = sum_i m_i <= 1``, the share of the model's next token that is a label
+  word at all), the index ``argmax_i m_i`` and as confidence the renormalised
+  ``m_i / M`` of that word (a softmax restricted to the label tokens). Whether the model's
+  single most likely token is a label word does not matter: the answer is read from the
+  distribution over the label words, and :mod:`.calibration` decides, by a documented
+  rule, when an answer is too weak to vote. Only when every mass is zero (a server's
+  top-k list holds no label token) is the answer outside the label set (index -1).
 * **choice** (constrained or free generation): the answer text is matched to a word,
   ignoring case, surrounding space and punctuation; anything else is index -1.
 
@@ -111,16 +114,16 @@ def parse_choice(text: str, labels: LabelSet) -> int:
     return OUTSIDE
 
 
-def read_scores(masses: Sequence[float], top_is_label: bool) -> tuple[int, float | None, list[float]]:
-    """From per-word probability masses: ``(index, confidence, scores)``.
+def read_masses(masses: Sequence[float]) -> tuple[int, float | None, list[float]]:
+    """From per-word probability masses ``m`` (K,): ``(index, confidence, scores)``.
 
-    ``scores`` = masses / sum(masses) (uniform when all are zero). ``index`` is the argmax
-    of the scores, or -1 (confidence None) when the model's most likely token was not a
-    label token (``top_is_label`` False).
+    ``scores`` = ``m`` as given (floats; their sum is the label mass). ``index`` =
+    ``argmax m`` and ``confidence`` = ``m[index] / sum(m)``; when every mass is zero the
+    answer is outside the label set: ``(-1, None, scores)``.
     """
-    total = float(sum(masses))
-    scores = [float(m) / total for m in masses] if total > 0 else [1.0 / len(masses)] * len(masses)
-    if not top_is_label:
+    scores = [float(m) for m in masses]
+    total = sum(scores)
+    if total <= 0:
         return OUTSIDE, None, scores
     best = max(range(len(scores)), key=scores.__getitem__)
-    return best, scores[best], scores
+    return best, scores[best] / total, scores

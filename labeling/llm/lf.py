@@ -3,12 +3,23 @@
 For a batch of texts: render each prompt (truncated to the token budget), look every key
 up in ``llm_cache`` with one query, send the distinct missing prompts to the backend,
 commit each chunk of new answers to the cache as it arrives, then turn answers into
-votes. A choice view votes the answered category with its probability as confidence; a
-yes/no view votes its category when the answer is yes (confidence P(yes)) and abstains
-on no. An answer outside the label set, or a request that failed, is an abstain.
+votes.
 
-``metrics`` (summed over calls): ``model_calls`` (prompts sent to the model),
-``cache_hits`` (texts answered from the cache), ``out_of_label_set``, ``truncated``,
+* logprobs mode: the answer's label-word masses go through :mod:`.calibration` (label
+  mass rule, contextual calibration against the LF's content-free prompts, which are
+  answered through the same cache the first time the LF votes): a choice view votes the
+  calibrated argmax with its calibrated probability as confidence; a yes/no view votes
+  its category when the calibrated P(yes) > 0.5 (confidence P(yes)) and abstains
+  otherwise.
+* choice mode: a choice view votes the answered category, a yes/no view its category on
+  yes; an answer outside the label set is an abstain.
+
+A request that failed is an abstain in either mode.
+
+``metrics`` (summed over calls): ``model_calls`` (prompts of texts sent to the model),
+``cache_hits`` (texts answered from the cache), ``calibration_calls`` (content-free
+prompts sent to the model), ``low_label_mass`` (logprobs answers abstaining by the mass
+rule), ``out_of_label_set`` (choice answers that are no label word), ``truncated``,
 ``failed_requests``.
 """
 
@@ -17,26 +28,32 @@ from __future__ import annotations
 import json
 from typing import Sequence
 
+import numpy as np
+
 from admedtagger.warehouse import NONE_LABEL
 
 from ..base import LabelingFunction, Vote
 from .backend import Answer, Backend
 from .cache import CachedAnswer, LLMCache, cache_key
+from .calibration import CONTENT_FREE_TEXTS, VoteRule, calibrated, choose, content_free_prior
 from .labels import LabelSet
-from .prompts import Prompter
+from .prompts import Prompt, Prompter
 
-METRICS = ("model_calls", "cache_hits", "out_of_label_set", "truncated", "failed_requests")
+METRICS = ("model_calls", "cache_hits", "calibration_calls", "low_label_mass", "out_of_label_set", "truncated",
+           "failed_requests")
 
 
 class LLMLabelingFunction(LabelingFunction):
     """One prompt view (for a yes/no view: one of its categories) as an LF.
 
     ``category``: None for a choice view (answer index = category id); for a yes/no view
-    the category id it votes when the answer is yes (index 0).
+    the category id it votes when the answer is yes (index 0). ``rule``: how a logprobs
+    answer votes (:class:`.calibration.VoteRule`); None in choice mode.
     """
 
     def __init__(self, name: str, spec: dict, *, prompter: Prompter, labels: LabelSet, backend: Backend,
-                 mode: str, read_params: dict, cache: LLMCache | None, category: int | None = None):
+                 mode: str, read_params: dict, cache: LLMCache | None, category: int | None = None,
+                 rule: VoteRule | None = None):
         super().__init__(name=name, kind="llm", spec=spec, metrics=dict.fromkeys(METRICS, 0))
         self.prompter = prompter
         self.labels = labels
@@ -45,14 +62,38 @@ class LLMLabelingFunction(LabelingFunction):
         self.read_params = read_params
         self.cache = cache
         self.category = category
+        self.rule = rule
+        self._prior: np.ndarray | None = None
+        self._prior_read = False
         self.batch_size = backend.docs_per_batch  # the runner's default documents per batch
 
     def apply(self, texts: Sequence[str]) -> list[Vote]:
         prompts = [self.prompter.render(t) for t in texts]
         self.metrics["truncated"] += sum(p.truncated for p in prompts)
+        answers = self._answers(prompts, calls="model_calls", hits="cache_hits")
+        if not answers:
+            return []
+        prior = self.prior()
+        return [self._vote(answer, prior) for answer in answers]
+
+    def prior(self) -> np.ndarray | None:
+        """The calibration prior ``p_cf`` (K,) of this LF, read once per instance; None
+        when not calibrating (choice mode, ``calibrate = false``, no usable answer)."""
+        if self.rule is None or not self.rule.calibrate:
+            return None
+        if not self._prior_read:
+            answers = self._answers([self.prompter.render(t) for t in CONTENT_FREE_TEXTS], calls="calibration_calls")
+            usable = [a.scores for a in answers if not _failed(a) and a.scores is not None]
+            self._prior = content_free_prior(usable)
+            self._prior_read = True
+        return self._prior
+
+    def _answers(self, prompts: list[Prompt], calls: str, hits: str | None = None) -> list[CachedAnswer | Answer]:
+        """One answer per prompt: from the cache, else from the backend (stored as it comes)."""
         keys = [cache_key(self.backend.model_id, p.messages, self.read_params) for p in prompts]
         known: dict[str, CachedAnswer | Answer] = dict(self.cache.lookup(keys)) if self.cache else {}
-        self.metrics["cache_hits"] += sum(k in known for k in keys)
+        if hits:
+            self.metrics[hits] += sum(k in known for k in keys)
         todo = list({k: p for k, p in zip(keys, prompts) if k not in known}.items())
         if todo:
             for indices, answers in self.backend.answer([p for _, p in todo], self.labels, self.mode):
@@ -60,24 +101,34 @@ class LLMLabelingFunction(LabelingFunction):
                 for i, answer in zip(indices, answers):
                     key, prompt = todo[i]
                     known[key] = answer
-                    self.metrics["model_calls"] += 1
+                    self.metrics[calls] += 1
                     if answer.failed:
                         self.metrics["failed_requests"] += 1
                     else:
                         rows.append(self._cache_row(key, prompt.messages, answer))
                 if self.cache:
                     self.cache.store(rows)
-        return [self._vote(known[k]) for k in keys]
+        return [known[k] for k in keys]
 
-    def _vote(self, answer: CachedAnswer | Answer) -> Vote:
-        failed = isinstance(answer, Answer) and answer.failed
-        if answer.index < 0:
-            if not failed:
-                self.metrics["out_of_label_set"] += 1
+    def _vote(self, answer: CachedAnswer | Answer, prior: np.ndarray | None) -> Vote:
+        if _failed(answer):
             return Vote(NONE_LABEL)
+        if self.rule is not None:  # logprobs mode
+            q = calibrated(answer.scores, prior, self.rule.min_label_mass)
+            if q is None:
+                self.metrics["low_label_mass"] += 1
+            chosen = choose(q, yesno=self.category is not None)
+            if chosen is None:
+                return Vote(NONE_LABEL)
+            index, confidence = chosen
+        else:
+            if answer.index < 0:
+                self.metrics["out_of_label_set"] += 1
+                return Vote(NONE_LABEL)
+            index, confidence = answer.index, answer.confidence
         if self.category is None:
-            return Vote(answer.index, answer.confidence)
-        return Vote(self.category, answer.confidence) if answer.index == 0 else Vote(NONE_LABEL)
+            return Vote(index, confidence)
+        return Vote(self.category, confidence) if index == 0 else Vote(NONE_LABEL)
 
     def _cache_row(self, key: str, messages: list[dict], answer: Answer) -> dict:
         return {
@@ -86,3 +137,7 @@ class LLMLabelingFunction(LabelingFunction):
             "confidence": answer.confidence, "scores": answer.scores, "prompt_tokens": answer.prompt_tokens,
             "completion_tokens": answer.completion_tokens, "latency_ms": answer.latency_ms,
         }
+
+
+def _failed(answer: CachedAnswer | Answer) -> bool:
+    return isinstance(answer, Answer) and answer.failed
