@@ -230,21 +230,19 @@ class SnorkelModel(_VotedModel):
         self.lf_accuracy = self.model.get_weights()
         mu = self.model.mu.detach().cpu().numpy().astype(np.float64)
         m, k = labels.shape[1], self.k
-        # log_mu[j, l - NONE_LABEL, k] = log P(lambda_j = l | y = k); row 0 (abstain) adds nothing.
+        # log_table[j, l - NONE_LABEL, k] = log P(lambda_j = l | y = k); row 0 (abstain) adds nothing.
         # A mu learned as <= 0 (Snorkel leaves mu unconstrained) vetoes its class instead of giving NaN.
-        self.log_mu = np.zeros((m, k + 1, k))
-        self.log_mu[:, 1:, :] = np.log(np.clip(mu, 1e-12, None)).reshape(m, k, k)
+        self.log_table = np.zeros((m, k + 1, k))
+        self.log_table[:, 1:, :] = np.log(np.clip(mu, 1e-12, None)).reshape(m, k, k)
 
     def _predict_voted(self, labels: np.ndarray, confidence: np.ndarray) -> np.ndarray:
-        scores = np.tile(np.log(self.prior), (labels.shape[0], 1))
-        for j in range(labels.shape[1]):
-            scores += self.log_mu[j][labels[:, j].astype(np.int64) - NONE_LABEL]
-        return _softmax(scores)
+        return _softmax(_table_scores(np.log(self.prior), self.log_table, labels))
 
 
 class _EM:
-    """What the two EM models share: the confidence term and the iteration. ``_m_step`` and
-    ``_scores`` (unnormalised log posterior without the confidence term) are the model's.
+    """What the two EM models share: the confidence term, the iteration and the posterior
+    from ``log_prior`` and ``log_table`` (:func:`_table_scores`), which the model's own
+    ``_m_step`` sets.
 
     Fitting uses at most ``max_fit_rows`` documents (a seeded random sample): the parameters
     are pinned down long before that, and EM then costs the same on any corpus.
@@ -296,8 +294,11 @@ class _EM:
             self.slope[j] = (mean_right - mean_wrong) / variance
             self.midpoint[j] = (mean_right + mean_wrong) / 2
 
+    def _predict_voted(self, labels: np.ndarray, confidence: np.ndarray) -> np.ndarray:
+        return self._posterior(labels, _logit(confidence.astype(np.float64)))
+
     def _posterior(self, labels: np.ndarray, x: np.ndarray) -> np.ndarray:
-        scores = self._scores(labels)
+        scores = _table_scores(self.log_prior, self.log_table, labels)
         for j in range(labels.shape[1]):
             if self.slope[j]:
                 rows = np.flatnonzero(~np.isnan(x[:, j]))
@@ -329,7 +330,7 @@ class ConfidenceModel(_EM, _VotedModel):
         posterior-weighted counts: outcome row 0 is the abstain, row l + 1 category l."""
         k, s = self.k, self.smoothing
         pi = q.sum(axis=0) + s
-        self.log_pi = np.log(pi / pi.sum())
+        self.log_prior = np.log(pi / pi.sum())
         self.log_table = np.empty((labels.shape[1], k + 1, k + 1))
         for j, in_set in enumerate(self.vote_set):
             votes = labels[:, j] != NONE_LABEL
@@ -354,14 +355,6 @@ class ConfidenceModel(_EM, _VotedModel):
                 table[members + 1, members] = cover_in * accuracy
             self.log_table[j] = np.log(np.clip(table, 1e-12, None))
 
-    def _scores(self, labels: np.ndarray) -> np.ndarray:
-        scores = np.tile(self.log_pi, (labels.shape[0], 1))
-        for j in range(labels.shape[1]):
-            scores += self.log_table[j][labels[:, j].astype(np.int64) - NONE_LABEL]
-        return scores
-
-    def _predict_voted(self, labels: np.ndarray, confidence: np.ndarray) -> np.ndarray:
-        return self._posterior(labels, _logit(confidence.astype(np.float64)))
 
 
 class DawidSkeneModel(_EM, _VotedModel):
@@ -372,7 +365,7 @@ class DawidSkeneModel(_EM, _VotedModel):
         self.k, self.log_prior, self.seed, self.max_iter = k, np.log(prior), seed, max_iter
 
     def _fit(self, labels: np.ndarray, confidence: np.ndarray) -> None:
-        self.log_mu = np.zeros((labels.shape[1], self.k + 1, self.k))
+        self.log_table = np.zeros((labels.shape[1], self.k + 1, self.k))
         self._run_em(labels, confidence, MajorityVote(self.k)._predict_voted(labels, confidence))
 
     def _m_step(self, labels: np.ndarray, q: np.ndarray) -> None:
@@ -382,16 +375,17 @@ class DawidSkeneModel(_EM, _VotedModel):
             outcome = labels[:, j].astype(np.int64) - NONE_LABEL
             table = np.bincount((outcome[:, None] * k + np.arange(k)).ravel(), q.ravel(), (k + 1) * k).reshape(k + 1, k)
             table += self.smoothing
-            self.log_mu[j] = np.log(table / table.sum(axis=0))
+            self.log_table[j] = np.log(table / table.sum(axis=0))
 
-    def _scores(self, labels: np.ndarray) -> np.ndarray:
-        scores = np.tile(self.log_prior, (labels.shape[0], 1))
-        for j in range(labels.shape[1]):
-            scores += self.log_mu[j][labels[:, j].astype(np.int64) - NONE_LABEL]
-        return scores
 
-    def _predict_voted(self, labels: np.ndarray, confidence: np.ndarray) -> np.ndarray:
-        return self._posterior(labels, _logit(confidence.astype(np.float64)))
+def _table_scores(log_prior: np.ndarray, log_table: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """(n, C) unnormalised log posterior of C classes under independent LFs: the log prior
+    (C,) plus, per LF j, ``log_table[j, l - NONE_LABEL, :]`` (log P(lambda_j = l | y), row 0
+    the abstain) at each document's vote l: one table lookup per LF."""
+    scores = np.tile(log_prior, (labels.shape[0], 1))
+    for j in range(labels.shape[1]):
+        scores += log_table[j][labels[:, j].astype(np.int64) - NONE_LABEL]
+    return scores
 
 
 def _softmax(scores: np.ndarray) -> np.ndarray:
