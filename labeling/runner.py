@@ -11,6 +11,8 @@
 3. the work list is processed in batches, in that order: each LF gets the texts of the
    batch it still has to vote on, and the batch's votes are committed in ONE transaction,
    together with the removal of that LF's votes from older versions on those documents.
+   LFs sharing a batch group (LLM views on the Ray engine) get the batch's texts handed
+   to the group first, so that one job answers all of them.
 
 So ``votes`` holds at most one vote per document and LF, a killed run loses at most the
 batch in flight and never duplicates a vote, and a rerun continues where it stopped
@@ -212,13 +214,15 @@ def _apply_batch(batch: list[tuple], lfs: Sequence[LabelingFunction], stats: dic
     doc_ids = [row[0] for row in batch]
     texts = [row[1] for row in batch]
     rows: dict[str, list] = {"doc_id": [], "lf": [], "lf_version": [], "label": [], "confidence": [], "run_id": []}
+    work = []
     for lf in lfs:
         wanted = [i for i, row in enumerate(batch) if lf.name in row[2]]
-        if not wanted:
-            continue
-        # The same list object for every LF that needs the whole batch lets LFs that
-        # share work (the keyword matcher, the text embeddings) compute it once.
-        sub = texts if len(wanted) == len(batch) else [texts[i] for i in wanted]
+        if wanted:
+            # The same list object for every LF that needs the whole batch lets LFs that
+            # share work (the keyword matcher, the text embeddings) compute it once.
+            work.append((lf, wanted, texts if len(wanted) == len(batch) else [texts[i] for i in wanted]))
+    _prepare_groups(work, stats)
+    for lf, wanted, sub in work:
         started = time.perf_counter()
         votes = lf.apply(sub)
         st = stats[lf.name]
@@ -246,6 +250,22 @@ def _apply_batch(batch: list[tuple], lfs: Sequence[LabelingFunction], stats: dic
         st.texts += len(sub)
         st.votes += sum(1 for v in votes if v.label != NONE_LABEL)
     return rows
+
+
+def _prepare_groups(work: list[tuple[LabelingFunction, list[int], list[str]]], stats: dict[str, LFStats]) -> None:
+    """Hand each batch group (:attr:`LabelingFunction.batch_group`) its members' texts; the
+    time it takes is shared among the members by their number of texts."""
+    groups: dict[int, tuple[object, list]] = {}
+    for lf, _, sub in work:
+        if lf.batch_group is not None:
+            groups.setdefault(id(lf.batch_group), (lf.batch_group, []))[1].append((lf, sub))
+    for group, members in groups.values():
+        started = time.perf_counter()
+        group.prepare(members)
+        seconds = time.perf_counter() - started
+        total = sum(len(sub) for _, sub in members)
+        for lf, sub in members:
+            stats[lf.name].seconds += seconds * len(sub) / total
 
 
 _VOTES_SCHEMA = pa.schema([

@@ -52,3 +52,35 @@ def demo_con(project):
     ingest_files(connection, [DEMO_CORPUS], id_col="id", label_col="label")
     yield connection
     connection.close()
+
+
+@pytest.fixture(scope="session")
+def _flagged_demo_project(tmp_path_factory):
+    """Built once: the demo corpus ingested with its labels as imported gold, keyword
+    votes, a label model and a flag run, through the CLI."""
+    from typer.testing import CliRunner
+
+    from admedtagger.cli import app
+
+    folder = tmp_path_factory.mktemp("flagged-demo")
+    (folder / "admedtagger.toml").write_text(render_config("pl"), encoding="utf-8")
+    db = str(folder / "admedtagger.duckdb")
+    runner = CliRunner()
+    for args in (["ingest", str(DEMO_CORPUS), "--id-col", "id", "--label-col", "label"],
+                 ["label", "--kind", "keyword"], ["label-model"], ["flag"]):
+        result = runner.invoke(app, ["--db", db, *args], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+    return folder
+
+
+@pytest.fixture
+def flagged_project(_flagged_demo_project, tmp_path, monkeypatch):
+    """A copy of the flagged demo project (keyword votes, label model, flags, imported gold)
+    as the working directory; returns its config."""
+    import shutil
+
+    folder = tmp_path / "flagged"
+    shutil.copytree(_flagged_demo_project, folder)
+    monkeypatch.chdir(folder)
+    monkeypatch.delenv("ADMEDTAGGER_DB", raising=False)
+    return load_config(folder / "admedtagger.toml")

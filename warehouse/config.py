@@ -306,6 +306,7 @@ SCHEMA: dict[str, Setting] = {
     "review.reviewer": _string("your name in reviews", nonempty=True),
     "review.max_chars": _integer("characters of a text shown", minimum=1),
     "review.lock_wait": _number("seconds to wait for a busy warehouse", 0),
+    "review.overlap": _number("share of documents two reviewers decide independently (agreement)", 0, 1),
     # cli.py students
     "students": _section("student models"),
     "students.models_dir": _string("folder of trained students", nonempty=True),
@@ -318,6 +319,13 @@ SCHEMA: dict[str, Setting] = {
     # labeling/llm (build.py, views.py and the backends' OPTIONS)
     "llm": _section("LLM labelling functions"),
     "llm.backend": _string("transformers, vllm or openai", nonempty=True),
+    "llm.engine": _string("where the backend runs", ("local", "ray")),
+    "llm.ray_address": _string("Ray cluster address", nonempty=True),
+    "llm.replicas": Setting(
+        "a whole number >= 1 or a list [min, max] of them (min <= max)",
+        lambda v: (_is_int(v) and v >= 1) or (isinstance(v, list) and len(v) == 2 and all(_is_int(x) for x in v)
+                                              and 1 <= v[0] <= v[1]),
+        "copies of the backend on the Ray cluster (a range autoscales)"),
     "llm.model": _string("model id or folder", nonempty=True),
     "llm.views": _strings("prompt views to run"),
     "llm.views_files": _strings("files of prompt views"),

@@ -7,6 +7,8 @@ and writes through it; stages never share state any other way.
 from __future__ import annotations
 
 import json
+import os
+import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,7 +29,39 @@ class WarehouseError(UserError):
     pass
 
 
-def connect(path: str | Path, read_only: bool = False, create: bool = True) -> duckdb.DuckDBPyConnection:
+# Seconds a command waits for a warehouse another process holds (``admedtagger serve``
+# opens it for a few milliseconds per request; a long writer like ``label`` holds it for
+# its whole run). Overridden by ADMEDTAGGER_LOCK_WAIT.
+LOCK_WAIT = 10.0
+
+
+def default_lock_wait() -> float:
+    """``$ADMEDTAGGER_LOCK_WAIT`` seconds, else :data:`LOCK_WAIT`."""
+    value = os.environ.get("ADMEDTAGGER_LOCK_WAIT")
+    if value is None:
+        return LOCK_WAIT
+    try:
+        wait = float(value)
+    except ValueError:
+        raise WarehouseError(f"ADMEDTAGGER_LOCK_WAIT must be a number of seconds, got {value!r}") from None
+    if not wait >= 0:
+        raise WarehouseError(f"ADMEDTAGGER_LOCK_WAIT must be >= 0, got {value!r}")
+    return wait
+
+
+def is_locked(exc: BaseException | None) -> bool:
+    """Whether ``exc`` (or what it was raised from) is DuckDB's "file locked by another
+    process" error."""
+    while exc is not None:
+        message = str(exc).lower()
+        if isinstance(exc, duckdb.IOException) and ("could not set lock" in message or "conflicting lock" in message):
+            return True
+        exc = exc.__cause__
+    return False
+
+
+def connect(path: str | Path, read_only: bool = False, create: bool = True,
+            lock_wait: float = 0.0) -> duckdb.DuckDBPyConnection:
     """Open a warehouse file and bring its schema up to date.
 
     ``read_only=True`` opens an existing file without upgrading it: nothing written
@@ -39,6 +73,9 @@ def connect(path: str | Path, read_only: bool = False, create: bool = True) -> d
     A writable open also marks runs that were left 'running' by a process that died as
     'interrupted': DuckDB lets one process write at a time, so a 'running' row not owned
     by this process belongs to a process that is gone.
+
+    While another process holds the file (DuckDB: one writer, or several readers), the open
+    is retried for ``lock_wait`` seconds, then fails with one line naming the holder.
     """
     path = Path(path)
     if path.is_dir():
@@ -48,7 +85,7 @@ def connect(path: str | Path, read_only: bool = False, create: bool = True) -> d
             raise WarehouseError(f"no warehouse at {path}: run `admedtagger init` (or `admedtagger ingest`) first")
         if not path.parent.is_dir():
             raise WarehouseError(f"cannot create {path}: folder {path.parent} does not exist")
-    con = _open(path, read_only=read_only)
+    con = _open(path, read_only=read_only, lock_wait=lock_wait)
     try:
         version = current_version(con)
         if version == 0:
@@ -82,13 +119,25 @@ def connect(path: str | Path, read_only: bool = False, create: bool = True) -> d
         raise
 
 
-def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
-    try:
-        con = duckdb.connect(str(path), read_only=read_only)
-    except duckdb.Error as exc:
-        raise WarehouseError(f"cannot open {path}: {_first_line(exc)}") from exc
+def _open(path: Path, read_only: bool, lock_wait: float) -> duckdb.DuckDBPyConnection:
+    con = open_file(path, read_only=read_only, lock_wait=lock_wait)
     con.execute("SET enable_progress_bar = false")  # DuckDB's own bar would draw over ours
     return con
+
+
+def open_file(path: Path, *, read_only: bool, lock_wait: float, config: dict | None = None) -> duckdb.DuckDBPyConnection:
+    """``duckdb.connect`` retried for ``lock_wait`` seconds while another process holds the
+    file; any other failure, or the lock after the wait, is a one-line :class:`WarehouseError`."""
+    deadline = time.monotonic() + lock_wait
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only, config=config or {})
+        except duckdb.Error as exc:
+            if is_locked(exc) and time.monotonic() < deadline:
+                time.sleep(0.05)
+                continue
+            waited = f" (waited {lock_wait:g} s)" if is_locked(exc) and lock_wait else ""
+            raise WarehouseError(f"cannot open {path}{waited}: {_first_line(exc)}") from exc
 
 
 def _first_line(exc: BaseException) -> str:

@@ -16,22 +16,26 @@ from typing import Iterator
 import duckdb
 
 from .config import CONFIG_NAME, LANGUAGES, Config, load_config, render_config
-from .db import connect, sync_categories
+from .db import connect, default_lock_wait, sync_categories
 from .errors import UserError
 from .paths import output_folder
 
 
 @contextmanager
 def open_warehouse(config: Config, db: str | os.PathLike | None = None, *, write: bool = False,
-                   create: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+                   create: bool = False, lock_wait: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
     """The project's warehouse for one command, closed when the block ends (error or not).
 
     Read-only unless ``write``: commands that only read work on a read-only file and beside
     other readers. A writing connection has the schema brought up to date and the
     taxonomy stored; only ``create`` (init, ingest) may create a missing warehouse file.
-    ``db`` overrides the config's database path (``--db``).
+    ``db`` overrides the config's database path (``--db``). While another process holds
+    the file, the open is retried for ``lock_wait`` seconds (default
+    :func:`~.db.default_lock_wait`: a command started beside ``admedtagger serve`` waits
+    out its short connections instead of failing).
     """
-    con = connect(config.db_path(db), read_only=not write, create=create)
+    wait = default_lock_wait() if lock_wait is None else lock_wait
+    con = connect(config.db_path(db), read_only=not write, create=create, lock_wait=wait)
     try:
         if write and not con.execute("SELECT count(*) FROM categories").fetchall()[0][0]:
             sync_categories(con, config)

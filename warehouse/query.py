@@ -33,7 +33,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .db import WarehouseError, connect
+from .db import WarehouseError, connect, default_lock_wait, open_file
 from .errors import UserError
 
 # Tables exported by `export` and counted by `status`, in pipeline order.
@@ -162,21 +162,22 @@ def _check_one(statement) -> None:
     raise QueryError(f"refused: the sql command is read-only ({kind.name}: {_excerpt(text)})")
 
 
-def open_sandboxed(db_path: str | Path, *, allow_file_access: bool = False) -> duckdb.DuckDBPyConnection:
+def open_sandboxed(db_path: str | Path, *, allow_file_access: bool = False,
+                   lock_wait: float | None = None) -> duckdb.DuckDBPyConnection:
     """A read-only connection to the warehouse that sees nothing else (see the module docstring).
 
-    The guards are connection settings given before the file is opened, then locked.
+    The guards are connection settings given before the file is opened, then locked. Both
+    opens wait ``lock_wait`` seconds (default :func:`~.db.default_lock_wait`) for a file
+    another process holds, e.g. ``admedtagger serve`` writing a decision.
     """
     path = Path(db_path)
+    wait = default_lock_wait() if lock_wait is None else lock_wait
     # The ordinary read-only open first: it says what is wrong with a missing, foreign,
     # empty or outdated file. Its connection closes before the sandboxed one opens (DuckDB
     # keeps one configuration per open file and process).
-    connect(path, read_only=True).close()
+    connect(path, read_only=True, lock_wait=wait).close()
     settings = dict(SANDBOX_SETTINGS, enable_external_access=bool(allow_file_access))
-    try:
-        con = duckdb.connect(str(path), read_only=True, config=settings)
-    except duckdb.Error as exc:
-        raise WarehouseError(f"cannot open {path}: {_first_line(exc)}") from exc
+    con = open_file(path, read_only=True, lock_wait=wait, config=settings)
     try:
         con.execute("SET enable_progress_bar = false")  # DuckDB's own bar would draw over ours
         con.execute("SET lock_configuration = true")

@@ -90,6 +90,17 @@ def last_ok_run(con: duckdb.DuckDBPyConnection, stage: str) -> str | None:
     return rows[0][0] if rows else None
 
 
+def last_lf_analysis_run(con: duckdb.DuckDBPyConnection) -> tuple[str, str] | None:
+    """``(run_id, stage)`` of the newest LF analysis, or None: both ``label-model`` and
+    ``lf-analysis`` (``admedtagger lfs``) runs store ``lf_analysis`` rows, so the later of
+    their latest ok runs is the freshest (an ``lfs --lf NAME`` run analyses only the LFs it
+    names)."""
+    rows = con.execute("""
+        SELECT run_id, stage FROM last_ok_runs WHERE stage IN ('label-model', 'lf-analysis')
+        ORDER BY started_at DESC, run_id DESC LIMIT 1""").fetchall()
+    return rows[0] if rows else None
+
+
 def last_ok_run_params(con: duckdb.DuckDBPyConnection, stage: str) -> tuple[str, dict] | None:
     """``(run_id, params)`` of the latest successful run of ``stage``, or None."""
     rows = con.execute("SELECT run_id, params FROM last_ok_runs WHERE stage = ?", [stage]).fetchall()

@@ -185,7 +185,13 @@ CREATE TABLE embeddings (
 );
 """
 
-MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (2, _V2), (3, _V3), (4, _V4)]
+# Version 5: several reviewers. A decision made on a document whose reviewers disagree
+# settles the dispute (cleaning/review.py record); rows before version 5 read as false.
+_V5 = """
+ALTER TABLE reviews ADD COLUMN adjudication BOOLEAN NOT NULL DEFAULT false;
+"""
+
+MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (2, _V2), (3, _V3), (4, _V4), (5, _V5)]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 # The rules over the tables that every stage shares, each written once, here, as a view.
@@ -196,20 +202,36 @@ SCHEMA_VERSION = MIGRATIONS[-1][0]
 # - current_lfs: each LF's current version, the version of its newest row in lfs.
 # - current_votes: the current vote of each LF on each document: cast by the LF's current
 #   version; where several runs voted, the run that started last (then the larger run_id).
+# - md5_bucket(key): a stable bucket 0..9999 of a string (md5, stable across DuckDB
+#   versions, unlike hash()): the gold split and the review overlap sample.
+# - in_review_overlap(doc_id, share): whether a document is in the share of documents that
+#   two reviewers review independently ([review] overlap, passed by the caller; salted, so
+#   the sample does not follow the gold split).
 # - live_reviews: the review rows that stand: every decision (accept, relabel, reject,
 #   skip) that no undo row cancelled.
-# - review_decisions: the effective review decision per document: its latest accept,
-#   relabel or reject that no undo cancelled (ties: the larger review_id).
+# - reviewer_decisions: each reviewer's current independent decision per document: their
+#   latest live accept, relabel or reject that is not an adjudication (ties: the larger
+#   review_id). A reviewer who decides again corrects their own decision.
+# - review_disputes: the documents whose reviewers' current decisions disagree (different
+#   labels) and that no live adjudication settles, one row per (document, reviewer).
+# - review_decisions: the effective review decision per document: the latest live
+#   adjudication if there is one; else none while the document is disputed; else its latest
+#   live accept, relabel or reject (ties: the larger review_id).
 # - gold: the effective human label per document: the review decision where there is one,
-#   else the latest imported label. An imported document is split into dev/test by md5 of
-#   the doc id (stable across DuckDB versions, unlike hash()), so it keeps its split however
+#   else the latest imported label; a disputed document has none until it is adjudicated.
+#   An imported document is split into dev/test by md5_bucket of the doc id, so it keeps its split however
 #   the gold set grows; a document known only from reviews is dev: reviews are chosen by
 #   the queue, not at random, so they cannot stand for the corpus in a test, and as dev gold
 #   they teach the label-model choice and the example LFs.
 # - labelled_corpus: one row per document with everything known about it, and its final
 #   label: the human one (review, else imported), else the weak label ("none" included),
-#   else the latest student's prediction, with final_source saying which.
+#   else the latest student's prediction, with final_source saying which; disputed says
+#   whether reviewers disagree on it (its human label waits for an adjudication).
 VIEWS = """
+CREATE OR REPLACE MACRO md5_bucket(key) AS ('0x' || substr(md5(key), 1, 8))::UBIGINT % 10000;
+
+CREATE OR REPLACE MACRO in_review_overlap(doc_id, share) AS md5_bucket('review-overlap:' || doc_id) < 10000 * share;
+
 CREATE OR REPLACE VIEW last_ok_runs AS
 SELECT * FROM runs WHERE status = 'ok'
 QUALIFY row_number() OVER (PARTITION BY stage ORDER BY started_at DESC, run_id DESC) = 1;
@@ -232,11 +254,25 @@ SELECT * FROM reviews
 WHERE decision <> 'undo'
   AND review_id NOT IN (SELECT undoes FROM reviews WHERE decision = 'undo' AND undoes IS NOT NULL);
 
+CREATE OR REPLACE VIEW reviewer_decisions AS
+SELECT doc_id, reviewer, label, decision, review_id, note, source, created_at
+FROM live_reviews
+WHERE decision IN ('accept', 'relabel', 'reject') AND NOT adjudication
+QUALIFY row_number() OVER (PARTITION BY doc_id, reviewer ORDER BY created_at DESC, review_id DESC) = 1;
+
+CREATE OR REPLACE VIEW review_disputes AS
+SELECT doc_id, reviewer, label, decision, review_id, created_at
+FROM reviewer_decisions
+WHERE doc_id IN (SELECT doc_id FROM reviewer_decisions GROUP BY doc_id HAVING count(DISTINCT label) > 1)
+  AND doc_id NOT IN (SELECT doc_id FROM live_reviews
+                     WHERE adjudication AND decision IN ('accept', 'relabel', 'reject'));
+
 CREATE OR REPLACE VIEW review_decisions AS
-SELECT doc_id, label, decision, review_id, reviewer, note, source, created_at
+SELECT doc_id, label, decision, review_id, reviewer, note, source, created_at, adjudication
 FROM live_reviews
 WHERE decision IN ('accept', 'relabel', 'reject')
-QUALIFY row_number() OVER (PARTITION BY doc_id ORDER BY created_at DESC, review_id DESC) = 1;
+  AND doc_id NOT IN (SELECT doc_id FROM review_disputes)
+QUALIFY row_number() OVER (PARTITION BY doc_id ORDER BY adjudication DESC, created_at DESC, review_id DESC) = 1;
 
 CREATE OR REPLACE VIEW gold AS
 WITH latest_import AS (
@@ -248,10 +284,11 @@ effective AS (
     UNION ALL
     SELECT i.doc_id, i.label, i.source, i.imported_at FROM latest_import i
     WHERE i.doc_id NOT IN (SELECT doc_id FROM review_decisions)
+      AND i.doc_id NOT IN (SELECT doc_id FROM review_disputes)
 )
 SELECT e.doc_id, e.label, c.name AS label_name, e.source, e.created_at AS decided_at,
        CASE WHEN e.doc_id NOT IN (SELECT doc_id FROM latest_import) THEN 'dev'
-            WHEN (('0x' || substr(md5(e.doc_id), 1, 8))::UBIGINT % 10000)
+            WHEN md5_bucket(e.doc_id)
                  < 10000 * coalesce((SELECT value::DOUBLE FROM settings WHERE key = 'dev_ratio'), 0.5)
             THEN 'dev' ELSE 'test' END AS split
 FROM effective e LEFT JOIN categories c ON c.label = e.label;
@@ -270,7 +307,8 @@ SELECT d.doc_id, d.text, d.source,
             ELSE coalesce(g.label_name, wc.name, pc.name) END AS final_label_name,  -- -1, 'none': rules.NONE_LABEL, NONE_NAME
        CASE WHEN g.doc_id IS NOT NULL THEN (CASE WHEN g.source LIKE 'review:%' THEN 'review' ELSE 'imported' END)
             WHEN w.doc_id IS NOT NULL THEN 'weak_label'
-            WHEN p.doc_id IS NOT NULL THEN 'student' END AS final_source
+            WHEN p.doc_id IS NOT NULL THEN 'student' END AS final_source,
+       d.doc_id IN (SELECT doc_id FROM review_disputes) AS disputed
 FROM documents d
 LEFT JOIN weak_labels w ON w.doc_id = d.doc_id
      AND w.run_id = (SELECT run_id FROM last_ok_runs WHERE stage = 'label-model')

@@ -5,6 +5,10 @@ Settings come from the ``[llm]`` section of admedtagger.toml, overridden by ``op
 
 =====================  =============================================================
 ``backend``            transformers (default), vllm, openai
+``engine``             local (default: the backend runs in this process) or ray (the
+                       backend's replicas on a Ray cluster, see :mod:`.backend_ray`)
+``ray_address``        the Ray cluster to join (ray engine; default: this machine's)
+``replicas``           copies of the backend on the cluster: N, or [MIN, MAX] (ray, 1)
 ``model``              Hugging Face id or folder; default: the bundled SmolLM2
 ``views``              view names to use (default: all views of the pack and project)
 ``views_files``        the project's view files (default: views.toml next to the config)
@@ -30,7 +34,7 @@ category name) for each category of a yes/no view. An LF's spec holds the view, 
 label words, the model id, the reading params, the token budget, the vote rule of the
 logprobs mode (``vote``: the label-mass floor and the content-free texts, these None
 when not calibrating; ``vote`` is None in choice mode) and, for a few-shot view, the example doc ids, so changing any of them
-changes its version; the backend and its engine settings are not part of it.
+changes its version; the backend, the engine and their settings are not part of it.
 
 The reading params (part of every cache key) say how an answer was read:
 ``{"mode": "logprobs", "words": [...], "scores": "mass"}`` (``scores`` are the words'
@@ -52,7 +56,7 @@ from .backend import Backend, BackendError, make_backend
 from .cache import LLMCache
 from .calibration import DEFAULT_MIN_LABEL_MASS, VoteRule
 from .labels import label_set
-from .lf import LLMLabelingFunction
+from .lf import LLMLabelingFunction, ServedTogether
 from .prompts import Prompter, truncate
 from .views import Example, Task, View, load_views, pick_examples, select_views
 
@@ -91,13 +95,25 @@ def build_llm_lfs(con: duckdb.DuckDBPyConnection | None, config: Config, *, back
     model itself loads only when a prompt needs it.
     """
     opts = settings(config, options)
-    engine = make_backend(backend or opts.get("backend", "transformers"), model or opts.get("model"), opts)
+    engine = make_engine(backend or opts.get("backend", "transformers"), model or opts.get("model"), opts)
     cats = tuple(stored_categories(con)) if con is not None else ()
     return lfs_for_backend(
         engine, config, cats or config.categories, views or opts.get("views"), opts,
         examples=gold_examples(con) if con is not None else [],
         cache=LLMCache(con) if con is not None else None,
     )
+
+
+def make_engine(backend: str, model: str | None, opts: dict) -> Backend:
+    """The backend, run here (``engine = "local"``) or as replicas on a Ray cluster (``"ray"``)."""
+    engine = opts.get("engine", "local")
+    if engine == "local":
+        return make_backend(backend, model, opts)
+    if engine == "ray":
+        from .backend_ray import RayBackend
+
+        return RayBackend(backend, model, opts, address=opts.get("ray_address"), replicas=opts.get("replicas", 1))
+    raise BackendError(f"unknown LLM engine {engine!r}; choose local or ray")
 
 
 def lfs_for_backend(engine: Backend, config: Config, categories: Sequence[Category], views: Sequence[str] | None,
@@ -110,6 +126,9 @@ def lfs_for_backend(engine: Backend, config: Config, categories: Sequence[Catego
     budget = int(opts.get("max_prompt_tokens", DEFAULT_MAX_PROMPT_TOKENS))
     rule = VoteRule(float(opts.get("min_label_mass", DEFAULT_MIN_LABEL_MASS)),
                     bool(opts.get("calibrate", True))) if mode == "logprobs" else None
+    # A backend that answers several LFs' prompts in one call (the Ray engine) serves each
+    # batch's pending prompts of all these LFs together.
+    together = ServedTogether(engine) if hasattr(engine, "answer_groups") else None
     lfs = []
     for view in select_views(load_views(config), views):
         if view.examples and not examples:
@@ -117,6 +136,7 @@ def lfs_for_backend(engine: Backend, config: Config, categories: Sequence[Catego
         targets = [None] if view.kind == "choice" else list(range(len(categories)))
         for category in targets:
             lfs.append(_make_lf(view, tuple(categories), category, engine, mode, budget, examples, cache, rule))
+            lfs[-1].batch_group = together
     return lfs
 
 

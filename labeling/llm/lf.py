@@ -3,7 +3,10 @@
 For a batch of texts: render each prompt (truncated to the token budget), look every key
 up in ``llm_cache`` with one query, send the distinct missing prompts to the backend,
 commit each chunk of new answers to the cache as it arrives, then turn answers into
-votes.
+votes. On a backend that answers several LFs at once (the Ray engine), the runner first
+hands the batch to the LFs' :class:`ServedTogether`, which sends every LF's missing
+prompts in one call and commits each answered chunk the same way; ``apply`` then takes
+the answers it served.
 
 * logprobs mode: the answer's label-word masses go through :mod:`.calibration` (label
   mass rule, contextual calibration against the LF's content-free prompts, which are
@@ -66,15 +69,64 @@ class LLMLabelingFunction(LabelingFunction):
         self._prior: np.ndarray | None = None
         self._prior_read = False
         self.batch_size = backend.docs_per_batch  # the runner's default documents per batch
+        # Answers served for the batch in hand by a ServedTogether group (failed ones too,
+        # which are not cached), and the texts whose prompts were rendered for it.
+        self._served: dict[str, Answer] = {}
+        self._rendered: tuple[Sequence[str], list[Prompt]] | None = None
 
     def apply(self, texts: Sequence[str]) -> list[Vote]:
-        prompts = [self.prompter.render(t) for t in texts]
+        prompts = self._render(texts)
         self.metrics["truncated"] += sum(p.truncated for p in prompts)
-        answers = self._answers(prompts, calls="model_calls", hits="cache_hits")
-        if not answers:
-            return []
-        prior = self.prior()
-        return [self._vote(answer, prior) for answer in answers]
+        try:
+            answers = self._answers(prompts, calls="model_calls", hits="cache_hits")
+            if not answers:
+                return []
+            prior = self.prior()
+            return [self._vote(answer, prior) for answer in answers]
+        finally:
+            self._served.clear()
+            self._rendered = None
+
+    def pending(self, texts: Sequence[str]) -> list[tuple[str, list[tuple[str, Prompt]]]]:
+        """What :meth:`apply` on ``texts`` would send to the model: ``(counter, [(cache key,
+        prompt)])`` for the texts' prompts and, while the prior is unread, the content-free
+        ones, each without the prompts already cached or served, without repeats."""
+        wanted = [("model_calls", self._render(texts))]
+        if self.rule is not None and self.rule.calibrate and not self._prior_read:
+            wanted.append(("calibration_calls", [self.prompter.render(t) for t in CONTENT_FREE_TEXTS]))
+        out = []
+        for counter, prompts in wanted:
+            keys = self._keys(prompts)
+            cached = self.cache.lookup([k for k in keys if k not in self._served]) if self.cache else {}
+            todo = {k: p for k, p in zip(keys, prompts) if k not in cached and k not in self._served}
+            if todo:
+                out.append((counter, list(todo.items())))
+        return out
+
+    def store_answers(self, todo: list[tuple[str, Prompt]], indices: list[int], answers: list[Answer],
+                      counter: str, into: dict | None = None) -> None:
+        """Commit answers to ``todo[indices]`` to the cache (failed ones are not cached) and
+        count them under ``counter``; keep them in ``into`` (default: served for this batch)."""
+        into = self._served if into is None else into
+        rows = []
+        for i, answer in zip(indices, answers):
+            key, prompt = todo[i]
+            into[key] = answer
+            self.metrics[counter] += 1
+            if answer.failed:
+                self.metrics["failed_requests"] += 1
+            else:
+                rows.append(self._cache_row(key, prompt.messages, answer))
+        if self.cache:
+            self.cache.store(rows)
+
+    def _render(self, texts: Sequence[str]) -> list[Prompt]:
+        if self._rendered is None or self._rendered[0] is not texts:
+            self._rendered = (texts, [self.prompter.render(t) for t in texts])
+        return self._rendered[1]
+
+    def _keys(self, prompts: Sequence[Prompt]) -> list[str]:
+        return [cache_key(self.backend.model_id, p.messages, self.read_params) for p in prompts]
 
     def prior(self) -> np.ndarray | None:
         """The calibration prior ``p_cf`` (K,) of this LF, read once per instance; None
@@ -89,25 +141,18 @@ class LLMLabelingFunction(LabelingFunction):
         return self._prior
 
     def _answers(self, prompts: list[Prompt], calls: str, hits: str | None = None) -> list[CachedAnswer | Answer]:
-        """One answer per prompt: from the cache, else from the backend (stored as it comes)."""
-        keys = [cache_key(self.backend.model_id, p.messages, self.read_params) for p in prompts]
-        known: dict[str, CachedAnswer | Answer] = dict(self.cache.lookup(keys)) if self.cache else {}
+        """One answer per prompt: served for this batch, else from the cache, else from the
+        backend (stored as it comes)."""
+        keys = self._keys(prompts)
+        known: dict[str, CachedAnswer | Answer] = {k: self._served[k] for k in keys if k in self._served}
+        cached = self.cache.lookup([k for k in keys if k not in known]) if self.cache else {}
         if hits:
-            self.metrics[hits] += sum(k in known for k in keys)
+            self.metrics[hits] += sum(k in cached for k in keys)
+        known.update(cached)
         todo = list({k: p for k, p in zip(keys, prompts) if k not in known}.items())
         if todo:
             for indices, answers in self.backend.answer([p for _, p in todo], self.labels, self.mode):
-                rows = []
-                for i, answer in zip(indices, answers):
-                    key, prompt = todo[i]
-                    known[key] = answer
-                    self.metrics[calls] += 1
-                    if answer.failed:
-                        self.metrics["failed_requests"] += 1
-                    else:
-                        rows.append(self._cache_row(key, prompt.messages, answer))
-                if self.cache:
-                    self.cache.store(rows)
+                self.store_answers(todo, indices, answers, calls, into=known)
         return [known[k] for k in keys]
 
     def _vote(self, answer: CachedAnswer | Answer, prior: np.ndarray | None) -> Vote:
@@ -141,3 +186,26 @@ class LLMLabelingFunction(LabelingFunction):
 
 def _failed(answer: CachedAnswer | Answer) -> bool:
     return isinstance(answer, Answer) and answer.failed
+
+
+class ServedTogether:
+    """LLM LFs on one backend that answers several LFs' prompts in one call
+    (:meth:`.backend_ray.RayBackend.answer_groups`: one Ray job per batch, not one per LF).
+
+    The runner calls :meth:`prepare` with each LF's texts of a batch before asking the LFs
+    for votes: every pending prompt (not cached) goes to the backend at once, each answered
+    chunk is committed to the cache by its LF (:meth:`LLMLabelingFunction.store_answers`,
+    the path of a lone LF too), and the LFs' ``apply`` then finds every answer.
+    """
+
+    def __init__(self, backend: Backend):
+        self.backend = backend
+
+    def prepare(self, work: Sequence[tuple[LLMLabelingFunction, Sequence[str]]]) -> None:
+        requests = [(lf, counter, todo) for lf, texts in work for counter, todo in lf.pending(texts)]
+        if not requests:
+            return
+        groups = [([p for _, p in todo], lf.labels, lf.mode) for lf, _, todo in requests]
+        for g, indices, answers in self.backend.answer_groups(groups):
+            lf, counter, todo = requests[g]
+            lf.store_answers(todo, indices, answers, counter)
