@@ -2,8 +2,9 @@
 
 Every LF's current vote (view ``current_votes``, :func:`.votes.document_votes`) and the
 label model's posterior over the K categories and "none" from the weak-label run the
-latest flag run read (its ``weak_label_run`` parameter): the run whose labels were
-flagged, so the probabilities explain the flag even after a newer ``label-model`` run.
+latest flag run read (:func:`~admedtagger.warehouse.rules.flagged_weak_run`): the run
+whose labels were flagged, so the probabilities explain the flag even after a newer
+``label-model`` run.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from dataclasses import dataclass
 import duckdb
 import numpy as np
 
-from admedtagger.warehouse import last_ok_run, last_ok_run_params, probs_with_none
+from admedtagger.warehouse import probs_with_none
+from admedtagger.warehouse.rules import flagged_weak_run
 
 from .votes import Vote, document_votes
 
@@ -29,14 +31,6 @@ class Evidence:
     probs: np.ndarray | None
     model: str | None
     weak_run: str | None
-
-
-def flagged_weak_run(con: duckdb.DuckDBPyConnection) -> str | None:
-    """The weak-label run the latest flag run read; without a flag run, the latest label-model run."""
-    flag_run = last_ok_run_params(con, "flag")
-    if flag_run is not None and flag_run[1].get("weak_label_run"):
-        return flag_run[1]["weak_label_run"]
-    return last_ok_run(con, "label-model")
 
 
 def evidence(con: duckdb.DuckDBPyConnection, doc_id: str) -> Evidence:

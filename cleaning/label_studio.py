@@ -35,7 +35,7 @@ from xml.sax.saxutils import quoteattr
 import duckdb
 
 from admedtagger.warehouse import NONE_LABEL, label_lookup, resolve_label, review_decision, transaction
-from admedtagger.warehouse.rules import last_ok_run_params
+from admedtagger.warehouse.rules import flagged_weak_run, last_ok_run_params
 
 from .errors import CleaningError
 from .review import given_label, pending, record
@@ -69,9 +69,9 @@ def export_tasks(con: duckdb.DuckDBPyConnection, path: Path, limit: int | None =
     flag_run = last_ok_run_params(con, "flag")
     if flag_run is None:
         raise CleaningError("no flag run yet: run `admedtagger flag` first")
-    run_id, params = flag_run
+    run_id = flag_run[0]
     names = [row[0] for row in con.execute("SELECT name FROM categories ORDER BY label").fetchall()]
-    weak_run = params.get("weak_label_run")
+    weak_run = flagged_weak_run(con)
     model = con.execute("SELECT any_value(model) FROM weak_labels WHERE run_id = ?", [weak_run]).fetchall()[0][0]
     model_version = f"{model or 'weak labels'} ({weak_run})"
     tasks = []

@@ -46,6 +46,7 @@ import duckdb
 import pyarrow as pa
 
 from admedtagger.warehouse import NONE_LABEL, label_lookup, last_ok_run, resolve_label, review_decision
+from admedtagger.warehouse.rules import flagged_weak_run
 
 from .errors import CleaningError
 
@@ -110,7 +111,8 @@ def _check_overlap(overlap: float) -> None:
 
 
 def _queue_sql(limit: int | None, *, exclude: bool = False, reviewer: bool = False, doc: bool = False) -> str:
-    """The queue query (module doc). Parameters: ``$run`` the flag run ('' when none);
+    """The queue query (module doc). Parameters: ``$run`` the flag run ('' when none),
+    ``$weak_run`` the weak-label run it read (``rules.flagged_weak_run``);
     with ``reviewer``: ``$reviewer`` and ``$overlap``; with ``exclude``: ``$exclude``, a
     list of doc_ids to leave out; with ``doc``: ``$doc``, the one document to look at."""
     second = ("UNION SELECT doc_id FROM decided WHERE reviewers = 1 AND NOT mine "
@@ -119,7 +121,7 @@ def _queue_sql(limit: int | None, *, exclude: bool = False, reviewer: bool = Fal
                    "AND in_review_overlap(c.doc_id, $overlap) THEN 'second_review'") if reviewer else ""
     return f"""
         WITH flag_run AS (
-            SELECT run_id, started_at, json_extract_string(params, '$.weak_label_run') AS weak_run
+            SELECT run_id, started_at, $weak_run AS weak_run
             FROM runs WHERE run_id = $run
         ),
         flags AS (SELECT * FROM label_issues WHERE run_id = $run),
@@ -177,7 +179,7 @@ def _task_order(column: str) -> str:
 def _queue_params(con: duckdb.DuckDBPyConnection, reviewer: str | None, overlap: float) -> dict:
     """The flag run and, for a reviewer's queue, the reviewer and the overlap share."""
     _check_overlap(overlap)
-    params: dict = {"run": last_ok_run(con, "flag") or ""}
+    params: dict = {"run": last_ok_run(con, "flag") or "", "weak_run": flagged_weak_run(con)}
     if reviewer is not None:
         params.update(reviewer=reviewer, overlap=float(overlap))
     return params

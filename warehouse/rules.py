@@ -108,3 +108,13 @@ def last_ok_run_params(con: duckdb.DuckDBPyConnection, stage: str) -> tuple[str,
         return None
     run_id, params = rows[0]
     return run_id, json.loads(params or "{}")
+
+
+def flagged_weak_run(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The weak-label run the latest ``flag`` run read (its ``weak_label_run`` parameter),
+    whose labels and posteriors the review queue shows even after a newer ``label-model``
+    run; without one, the latest ``label-model`` run."""
+    flag_run = last_ok_run_params(con, "flag")
+    if flag_run is not None and flag_run[1].get("weak_label_run"):
+        return flag_run[1]["weak_label_run"]
+    return last_ok_run(con, "label-model")
