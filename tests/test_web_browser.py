@@ -18,9 +18,9 @@ import pytest
 from admedtagger.cleaning.agreement import agreement_table
 from admedtagger.labeling.keywords import CUE, MENTION, NEGATED
 from admedtagger.labeling.registry import build_lfs
-from admedtagger.warehouse import NONE_LABEL, connect, last_ok_run, load_config, review_decision
+from admedtagger.warehouse import NONE_LABEL, connect, load_config, review_decision
 from admedtagger.web import ServeSettings, create_app
-from webserver import queue_of, rows, running
+from webserver import flag_first, queue_of, rows, running
 
 pytestmark = pytest.mark.slow
 
@@ -127,15 +127,7 @@ def test_two_reviewers_on_one_document_and_their_agreement(browser, flagged_proj
 
 def test_a_hostile_document_runs_no_script_and_reads_as_text(browser, flagged_project):
     doc_id = 'xss-"><b>bold</b>'
-    con = connect(flagged_project.db_path())
-    try:
-        run = last_ok_run(con, "flag")
-        con.execute("INSERT INTO documents (doc_id, text, text_hash, source) VALUES (?, ?, 'h0', 'test')", [doc_id, XSS])
-        con.execute("INSERT INTO label_issues (run_id, doc_id, given_label, suggested_label, quality, rank, reason) "
-                    "SELECT ?, ?, 1, 0, 0.0, min(rank) - 1, 'cleanlab' FROM label_issues WHERE run_id = ?",
-                    [run, doc_id, run])
-    finally:
-        con.close()
+    flag_first(flagged_project, doc_id, XSS)
     with running(create_app(ServeSettings(config=flagged_project, lock_wait=2))) as base:
         context = browser.new_context()
         dialogs = []

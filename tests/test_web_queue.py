@@ -17,7 +17,7 @@ from admedtagger.cleaning.votes import document_votes
 from admedtagger.labeling.registry import build_lfs
 from admedtagger.warehouse import NONE_LABEL, connect, last_ok_run, load_config, review_decision
 from admedtagger.web import ServeSettings, create_app
-from webserver import queue_of, rows, running
+from webserver import flag_first, queue_of, rows, running
 
 NAMES = ["Radiology", "Oncology", "Cardiology", "Hypertension", "Pathology"]
 
@@ -290,15 +290,7 @@ def test_a_second_review_is_blind_and_a_disagreement_comes_back_for_adjudication
 
 def test_a_hostile_document_is_shown_as_text(anna, flagged_project):
     doc_id = 'xss-"><b>bold</b>'
-    con = connect(flagged_project.db_path())
-    try:
-        run = last_ok_run(con, "flag")
-        con.execute("INSERT INTO documents (doc_id, text, text_hash, source) VALUES (?, ?, 'h0', 'test')", [doc_id, XSS])
-        con.execute("INSERT INTO label_issues (run_id, doc_id, given_label, suggested_label, quality, rank, reason) "
-                    "SELECT ?, ?, 1, 0, 0.0, min(rank) - 1, 'cleanlab' FROM label_issues WHERE run_id = ?",
-                    [run, doc_id, run])
-    finally:
-        con.close()
+    flag_first(flagged_project, doc_id, XSS)
     page = anna.page()
     assert shown(page)[0] == doc_id
     assert "<script>" not in page.split("<script>\n// Keyboard shortcuts")[0]

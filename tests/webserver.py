@@ -12,7 +12,7 @@ from typing import Iterator
 import uvicorn
 
 from admedtagger.cleaning import overlap_share, pending
-from admedtagger.warehouse import connect
+from admedtagger.warehouse import connect, last_ok_run
 
 
 def free_port() -> int:
@@ -54,5 +54,19 @@ def queue_of(config, reviewer: str):
     con = connect(config.db_path(), read_only=True)
     try:
         return pending(con, reviewer=reviewer, overlap=overlap_share(config.section("review")))
+    finally:
+        con.close()
+
+
+def flag_first(config, doc_id: str, text: str) -> None:
+    """Add a document and make it the first flag of the latest flag run (a hostile text
+    put where a reviewer meets it first)."""
+    con = connect(config.db_path())
+    try:
+        run = last_ok_run(con, "flag")
+        con.execute("INSERT INTO documents (doc_id, text, text_hash, source) VALUES (?, ?, 'h0', 'test')", [doc_id, text])
+        con.execute("INSERT INTO label_issues (run_id, doc_id, given_label, suggested_label, quality, rank, reason) "
+                    "SELECT ?, ?, 1, 0, 0.0, min(rank) - 1, 'cleanlab' FROM label_issues WHERE run_id = ?",
+                    [run, doc_id, run])
     finally:
         con.close()
