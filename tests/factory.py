@@ -88,3 +88,32 @@ def demo_slice_with_weak_labels(con: duckdb.DuckDBPyConnection, folder, every: i
         row[label] = peak  # -1: the last entry, fits no category
         probs.append(row)
     write_weak_labels(con, [d for d, _ in gold], [label for _, label in gold], confidence=peak, probs=probs)
+
+
+def scripted(answers):
+    """A ``read_line`` for the terminal reviewer that types ``answers`` one by one, then
+    ends the input (EOFError), as a pipe would."""
+    answers = iter(answers)
+
+    def read_line(prompt: str) -> str:
+        try:
+            return next(answers)
+        except StopIteration:
+            raise EOFError from None
+
+    return read_line
+
+
+# A Python LF that appends one line to progress.log (next to its file) per text the runner
+# hands it, and abstains: how far a run got, seen from outside its process.
+PROGRESS_LF = '''
+from pathlib import Path
+from admedtagger.labeling.python_lf import labeling_function
+
+@labeling_function(name="py_progress")
+def progress(text):
+    # Side channel for the test: one line per text the runner hands out.
+    with open(Path(__file__).with_name("progress.log"), "a") as log:
+        log.write("x\\n")
+    return None
+'''

@@ -35,6 +35,7 @@ from admedtagger.labeling.llm.cache import LLMCache
 from admedtagger.labeling.llm.calibration import CONTENT_FREE_TEXTS
 from admedtagger.labeling.runner import apply_lfs
 from admedtagger.warehouse import ConfigError, connect, load_config, render_config
+from factory import PROGRESS_LF
 
 HERE = Path(__file__).resolve().parent
 VIEWS = ["direct_pl", "persona_pl"]
@@ -268,19 +269,6 @@ def test_a_replica_killed_mid_job_is_restarted_and_every_prompt_answered_once(cl
     _assert_same_answers(_cached(demo_con), local_answers[0])
 
 
-LF_FILE = '''
-from pathlib import Path
-from admedtagger.labeling.python_lf import labeling_function
-
-@labeling_function(name="py_progress")
-def progress(text):
-    # Side channel for the test: one line per text the runner hands out.
-    with open(Path(__file__).with_name("progress.log"), "a") as log:
-        log.write("x\\n")
-    return None
-'''
-
-
 @pytest.mark.slow
 def test_cli_driver_killed_mid_run_resumes_without_repeated_calls(cluster, demo_con, project):
     demo_con.close()  # one writer process at a time: the CLI opens the file itself
@@ -288,7 +276,7 @@ def test_cli_driver_killed_mid_run_resumes_without_repeated_calls(cluster, demo_
     settings = "\n".join(f"{k} = {json.dumps(v)}" for k, v in {**OPTIONS, "views": VIEWS}.items())
     config.write_text(config.read_text(encoding="utf-8") + f'\n[llm]\n{settings}\n[label]\npython = ["lfs.py"]\n',
                       encoding="utf-8")
-    (project.root / "lfs.py").write_text(LF_FILE, encoding="utf-8")
+    (project.root / "lfs.py").write_text(PROGRESS_LF, encoding="utf-8")
     progress = project.root / "progress.log"
     command = [sys.executable, "-m", "admedtagger.cli", "label", "--kind", "llm", "--kind", "python",
                "--engine", "ray", "--ray-address", cluster, "--replicas", "1", "--limit", str(N_TEXTS),

@@ -34,6 +34,7 @@ from admedtagger.labeling.llm.prompts import Prompter
 from admedtagger.labeling.llm.views import Task, load_views
 from admedtagger.labeling.runner import apply_lfs
 from admedtagger.warehouse import NONE_LABEL, connect, load_config
+from factory import PROGRESS_LF
 
 pytestmark = pytest.mark.slow
 
@@ -229,19 +230,6 @@ def test_measure_teacher_reports_size_speed_and_memory(engine):
     assert figures["peak_rss_bytes"] > figures["size_bytes"]
 
 
-LF_FILE = '''
-from pathlib import Path
-from admedtagger.labeling.python_lf import labeling_function
-
-@labeling_function(name="py_progress")
-def progress(text):
-    # Side channel for the test: one line per text the runner hands out.
-    with open(Path(__file__).with_name("progress.log"), "a") as log:
-        log.write("x\\n")
-    return None
-'''
-
-
 def _cli(*args) -> list[str]:
     return [sys.executable, "-m", "admedtagger.cli", "label", "--kind", "llm", "--kind", "python", *args]
 
@@ -249,7 +237,7 @@ def _cli(*args) -> list[str]:
 def test_cli_run_killed_mid_way_resumes_without_duplicates(demo_con, project):
     demo_con.close()  # one writer process at a time: the CLI opens the file itself
     add_llm_settings(project, views=VIEWS, max_prompt_tokens=48, batch_size=4)
-    (project.root / "lfs.py").write_text(LF_FILE, encoding="utf-8")
+    (project.root / "lfs.py").write_text(PROGRESS_LF, encoding="utf-8")
     config = project.root / "admedtagger.toml"  # Python LFs are code: loaded only when listed
     config.write_text(config.read_text(encoding="utf-8") + '\n[label]\npython = ["lfs.py"]\n', encoding="utf-8")
     progress = project.root / "progress.log"

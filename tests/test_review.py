@@ -30,7 +30,7 @@ from admedtagger.cleaning.review import effective_decision, record
 from admedtagger.warehouse.project import open_warehouse
 from admedtagger.cli import app
 from admedtagger.warehouse import connect
-from factory import gold_with_flips, write_weak_labels
+from factory import gold_with_flips, scripted, write_weak_labels
 
 EXE = Path(sys.executable).parent / "admedtagger"
 runner = CliRunner()
@@ -396,13 +396,7 @@ def test_pages_undo_and_skips_across_page_boundaries(demo_con, project):
     queue = flagged_demo(demo_con)
     demo_con.close()
     relabel = next(k for k in range(5) if k != queue[0].given_label)
-    answers = iter(["a", "s", "u", "u", str(relabel + 1), "s", "0", "a"])
-
-    def read_line(prompt: str) -> str:
-        try:
-            return next(answers)
-        except StopIteration:
-            raise EOFError from None
+    read_line = scripted(["a", "s", "u", "u", str(relabel + 1), "s", "0", "a"])
 
     out = io.StringIO()
     counts = review_session(lambda write: open_warehouse(project, write=write), "ewa", Console(file=out, width=250),

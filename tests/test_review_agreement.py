@@ -19,7 +19,7 @@ from admedtagger.cleaning import (
 from admedtagger.cli import app
 from admedtagger.warehouse import connect, record_run
 from admedtagger.warehouse.project import open_warehouse
-from factory import insert_rows, write_weak_labels
+from factory import insert_rows, scripted, write_weak_labels
 
 runner = CliRunner()
 OVERLAP = 0.3
@@ -247,13 +247,7 @@ def test_the_terminal_reviewer_gives_second_reviews_and_adjudications(con, proje
     decide(con, shared[1], label=1, reviewer="ala")
     decide(con, shared[1], label=2, reviewer="bob")  # disputed
     con.close()
-    answers = iter(["3", "4"])  # adjudicate shared[1]: Cardiology (3 on screen); shared[0]: Hypertension
-
-    def read_line(prompt: str) -> str:
-        try:
-            return next(answers)
-        except StopIteration:
-            raise EOFError from None
+    read_line = scripted(["3", "4"])  # adjudicate shared[1]: Cardiology (3 on screen); shared[0]: Hypertension
 
     out = io.StringIO()
     counts = review_session(lambda write: open_warehouse(project, write=write), "cyd", Console(file=out, width=250),
