@@ -178,3 +178,10 @@ def test_agreement_page_and_table_follow_two_reviewers(served, flagged_project):
     assert rows[0]["scope"] == "overall" and rows[0]["items"] == 4 and rows[0]["agreed"] == 3
     assert served.get("/agreement.csv").text.startswith('"scope"')
     assert served.get("/agreement.xlsx").status_code == 404
+
+
+def test_the_root_leads_to_the_queue_and_an_unknown_path_is_a_404_page(served):
+    root = served.get("/")
+    assert root.status_code == 303 and root.headers["location"] == "/queue"
+    missing = served.get("/no-such-page/<script>alert(1)</script>")
+    assert missing.status_code == 404 and "<script>alert(1)" not in missing.text and "admedtagger" in missing.text
